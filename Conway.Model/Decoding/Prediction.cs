@@ -1,0 +1,50 @@
+using Conway.Boards;
+
+namespace Conway.Decoding;
+
+/// <summary>How the next-state cells are produced. Both give the same output for greedy decoding.</summary>
+public enum DecodeStrategy
+{
+    /// <summary>The exact rule drafts all 1024 cells; the model verifies them in one pass and keeps the agreeing prefix.</summary>
+    Speculative,
+    /// <summary>Plain KV-cached decoding: one model step per cell.</summary>
+    Autoregressive,
+}
+
+/// <summary>
+/// Decoding settings for one request. <see cref="Temperature"/> 0 is greedy (argmax), the default.
+/// Sampling uses top-k (the reference default keeps 26 of 256 tokens) and is reproducible given <see cref="Seed"/>.
+/// </summary>
+public sealed record DecodeOptions
+{
+    public const int ReferenceTopK = 26;
+
+    public DecodeStrategy Strategy { get; init; } = DecodeStrategy.Speculative;
+    public float Temperature { get; init; }
+    public int TopK { get; init; } = ReferenceTopK;
+    public long? Seed { get; init; }
+    /// <summary>Also return, per cell, the model's probability that the cell is alive.</summary>
+    public bool IncludeProbabilities { get; init; }
+
+    public bool IsGreedy => Temperature <= 0f;
+
+    public static DecodeOptions Greedy { get; } = new();
+}
+
+/// <summary>The model's answer for one board.</summary>
+/// <param name="Next">The predicted next state.</param>
+/// <param name="PAlive">Per cell (row-major), P(alive) = p('1') under the model, when asked for.</param>
+public sealed record Prediction(Board Next, float[]? PAlive);
+
+/// <summary>What is loaded: for logs, /healthz and the X-Model-Version header.</summary>
+public sealed record ModelInfo(string Path, string Sha256, long Parameters, string DType, string Device, TimeSpan LoadTime);
+
+/// <summary>
+/// Predicts next states for a batch of boards. Implementations are not thread-safe: the serving layer calls one
+/// from a single dedicated thread (TorchSharp dispose scopes and inference mode are thread-local).
+/// </summary>
+public interface IBoardPredictor : IDisposable
+{
+    ModelInfo Info { get; }
+    IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options);
+}
