@@ -50,6 +50,15 @@ public sealed class Board : IEquatable<Board>
         return new Board(rows);
     }
 
+    /// <summary>The board shifted across the torus: cell (r, c) moves to (r + <paramref name="rows"/>, c + <paramref name="cols"/>), wrapping.</summary>
+    public Board Translate(int rows, int cols)
+    {
+        var words = new uint[Size];
+        int down = Wrap(rows), right = Wrap(cols);
+        for (int r = 0; r < Size; r++) words[(r + down) % Size] = BitOperations.RotateLeft(_rows[r], right);
+        return new Board(words);
+    }
+
     /// <summary>Parses 32 rows of 32 characters '0' (dead) or '1' (alive).</summary>
     public static Board FromRows(IReadOnlyList<string?>? rows)
     {
@@ -102,7 +111,8 @@ public sealed class Board : IEquatable<Board>
         return w;
     }
 
-    private static string Printable(char ch) => char.IsControl(ch) ? $"\\u{(int)ch:x4}" : ch.ToString();
+    /// <summary>A character as it can be shown in an error message (control characters escaped).</summary>
+    internal static string Printable(char ch) => char.IsControl(ch) ? $"\\u{(int)ch:x4}" : ch.ToString();
 
     public string[] ToRows()
     {
