@@ -1,0 +1,65 @@
+using Conway.Boards;
+using Conway.Codec;
+using Conway.Decoding;
+using static TorchSharp.torch;
+
+namespace Conway.Model.Tests.Conformance;
+
+public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<ConformanceFixture>
+{
+    [SharedDataFact]
+    public void Golden_file_is_a_model_that_disagrees_with_the_rule()
+    {
+        // guards the premise: matching these outputs proves the port only because they differ from the rule
+        foreach (var c in fx.Cases)
+        {
+            Assert.Equal(LifeRule.Step(c.Initial), c.Truth);
+            Assert.Equal(c.WrongVsTruth, c.Reference.CountDifferences(c.Truth));
+            Assert.True(c.WrongVsTruth > 0);
+        }
+    }
+
+    [SharedDataTheory]
+    [InlineData(DecodeStrategy.Autoregressive)]
+    [InlineData(DecodeStrategy.Speculative)]
+    public void Greedy_decoding_reproduces_the_reference_cells_and_probabilities_on_all_four_boards(DecodeStrategy strategy)
+    {
+        var predictions = fx.Predictor.Predict(fx.Initial, new DecodeOptions { Strategy = strategy, IncludeProbabilities = true });
+
+        for (int i = 0; i < fx.Cases.Length; i++)
+        {
+            var expected = fx.Cases[i];
+            Assert.Equal(expected.Reference.ToCells(), predictions[i].Next.ToCells());
+            var pAlive = predictions[i].PAlive!;
+            float worst = pAlive.Select((p, cell) => Math.Abs(p - expected.PAlive[cell])).Max();
+            Assert.True(worst <= 2e-3f, $"board {i}: P(alive) differs from the reference by up to {worst}");
+        }
+    }
+
+    [SharedDataFact]
+    public void Cached_decoding_gives_the_logits_of_one_uncached_forward_pass()
+    {
+        using var _ = inference_mode();
+        using var scope = NewDisposeScope();
+        var boards = fx.Initial.Take(2).ToArray();
+        var cells = LifeGptCodec.CellTokens(fx.Cases.Take(2).Select(c => c.Reference).ToArray(), CPU);
+        var sequence = cat([LifeGptCodec.Prompts(boards, CPU), cells], 1);          // [2, 2069]
+        var model = fx.Predictor.Model;
+
+        var uncached = model.forward(sequence).narrow(1, LifeGptCodec.PromptLength - 1, Board.Cells);
+
+        using var cache = new KvCache(2, ScalarType.Float32, CPU);
+        var pieces = new List<Tensor> { model.forward(sequence.narrow(1, 0, LifeGptCodec.PromptLength), 0, cache).narrow(1, -1, 1) };
+        const int steps = 40;                                                        // one token at a time ...
+        for (int i = 0; i < steps; i++)
+            pieces.Add(model.forward(sequence.narrow(1, LifeGptCodec.PromptLength + i, 1), LifeGptCodec.PromptLength + i, cache));
+        int rest = Board.Cells - 1 - steps;                                          // ... then one chunk at an offset
+        pieces.Add(model.forward(sequence.narrow(1, LifeGptCodec.PromptLength + steps, rest), LifeGptCodec.PromptLength + steps, cache));
+        var cached = cat(pieces, 1);
+
+        Assert.Equal(uncached.shape, cached.shape);
+        double maxDiff = (cached - uncached).abs().max().item<float>();
+        double scale = uncached.abs().max().item<float>();
+        Assert.True(maxDiff < 1e-4 * scale, $"cached and uncached logits differ by {maxDiff} (logits up to {scale})");
+    }
+}

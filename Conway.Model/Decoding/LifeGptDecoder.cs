@@ -1,0 +1,130 @@
+using Conway.Boards;
+using Conway.Codec;
+using Conway.Model;
+using static TorchSharp.torch;
+
+namespace Conway.Decoding;
+
+/// <summary>
+/// Batched, KV-cached decoding of the 1024 next-state cells. Cells are restricted to '0'/'1': greedy picks the
+/// larger of the two logits (the reference's argmax over all 256 whenever that is a cell, as it is for any
+/// trained model), sampling draws from the model's temperature/top-k distribution conditioned on a cell.
+/// </summary>
+public sealed class LifeGptDecoder(LifeGpt model, Device device, ScalarType dtype)
+{
+    public IReadOnlyList<Prediction> Decode(IReadOnlyList<Board> boards, DecodeOptions options)
+    {
+        if (boards.Count == 0) return [];
+        using var _ = inference_mode();
+        using var scope = NewDisposeScope();
+        using var generator = options.IsGreedy ? null
+            : new Generator(options.Seed is { } seed ? (ulong)seed : (ulong)Random.Shared.NextInt64(), device);
+        var sampler = new CellSampler(options, generator);
+        var (cells, pAlive) = options.Strategy == DecodeStrategy.Autoregressive
+            ? Autoregressive(boards, sampler, options.IncludeProbabilities)
+            : Speculative(boards, sampler, options.IncludeProbabilities);
+
+        var next = LifeGptCodec.Boards(cells);
+        float[][]? probabilities = pAlive is null ? null : Rows(pAlive);
+        return next.Select((b, i) => new Prediction(b, probabilities?[i])).ToArray();
+    }
+
+    /// <summary>Plain decoding: a prefill over the prompts, then one model step per cell for the whole batch.</summary>
+    private (Tensor Cells, Tensor? PAlive) Autoregressive(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities)
+    {
+        long batch = boards.Count;
+        using var cache = new KvCache(batch, dtype, device);
+        var cells = empty(batch, Board.Cells, ScalarType.Int64, device);
+        var pAlive = withProbabilities ? empty(batch, Board.Cells, ScalarType.Float32, device) : null;
+
+        var logits = model.forward(LifeGptCodec.Prompts(boards, device), 0, cache).narrow(1, LifeGptCodec.PromptLength - 1, 1);
+        for (int i = 0; i < Board.Cells; i++)
+        {
+            using var step = NewDisposeScope();
+            var token = sampler.Choose(logits);                              // [B, 1], stays on the device
+            cells.narrow(1, i, 1).copy_(token);
+            pAlive?.narrow(1, i, 1).copy_(CellSampler.ProbabilityAlive(logits));
+            if (i == Board.Cells - 1) break;
+            var nextLogits = model.forward(token, LifeGptCodec.PromptLength + i, cache).MoveToOuterDisposeScope();
+            logits = nextLogits;
+        }
+        return (cells, pAlive);
+    }
+
+    /// <summary>
+    /// Speculative decoding with the exact rule as the drafter. The rule's next state is appended to the prompt and
+    /// the model scores all 1024 drafted cells in one pass. Each board keeps the longest prefix the model accepts
+    /// (greedy: its own choice equals the draft; sampling: accepted with the model's probability of the drafted
+    /// cell) and takes the model's cell at the first rejection (greedy: its argmax; sampling: the other cell, which
+    /// is the residual of a one-hot draft). Then the boards not yet done re-score the rest of their draft from the
+    /// earliest changed position on, reusing the KV cache before it. The output is plain decoding's, for any model.
+    /// </summary>
+    private (Tensor Cells, Tensor? PAlive) Speculative(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities)
+    {
+        int batch = boards.Count;
+        var draft = LifeGptCodec.CellTokens(boards.Select(b => LifeRule.Step(b)).ToArray(), device);
+        var tokens = cat([LifeGptCodec.Prompts(boards, device), draft], 1);  // [B, 2069], corrected in place
+        var pAlive = withProbabilities ? zeros(batch, Board.Cells, ScalarType.Float32, device) : null;
+        var settled = new int[batch];                                       // cells decided, per board
+        var active = Enumerable.Range(0, batch).ToList();                   // boards still decoding, in cache order
+        var cache = new KvCache(batch, dtype, device);
+        try
+        {
+            for (int start = 0; active.Count > 0;)
+            {
+                using var pass = NewDisposeScope();
+                int from = active.Min(b => settled[b]);                     // the earliest undecided cell
+                var rows = tensor(active.Select(b => (long)b).ToArray(), ScalarType.Int64, device);
+                var input = tokens.index_select(0, rows).narrow(1, start, LifeGptCodec.CellsEnd - 1 - start);
+                // logits at position p predict cell p - 1044; keep those of cells from..1023
+                var logits = model.forward(input, start, cache).narrow(1, LifeGptCodec.PromptLength - 1 + from - start, Board.Cells - from);
+                var drafted = tokens.index_select(0, rows).narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
+                var (rejected, replacement) = sampler.Verify(logits, drafted);
+
+                // the first rejected cell at or after each board's own settled count (one host read per pass)
+                var cellIndex = arange(from, Board.Cells, ScalarType.Int64, device).unsqueeze(0);
+                var own = tensor(active.Select(b => (long)settled[b]).ToArray(), ScalarType.Int64, device).unsqueeze(1);
+                var candidates = rejected.logical_and(cellIndex.ge(own));
+                long[] any = candidates.any(1).to(ScalarType.Int64).cpu().data<long>().ToArray();
+                long[] first = candidates.to(ScalarType.Int64).argmax(1).cpu().data<long>().ToArray();
+                long[] replacements = replacement.gather(1, tensor(first, ScalarType.Int64, device).unsqueeze(1)).cpu().data<long>().ToArray();
+                var probability = pAlive is null ? null : CellSampler.ProbabilityAlive(logits);
+
+                var stillActive = new List<int>();
+                for (int a = 0; a < active.Count; a++)
+                {
+                    int b = active[a];
+                    int decided = any[a] != 0 ? from + (int)first[a] + 1 : Board.Cells;
+                    if (probability is not null)
+                        pAlive!.narrow(0, b, 1).narrow(1, settled[b], decided - settled[b])
+                            .copy_(probability.narrow(0, a, 1).narrow(1, settled[b] - from, decided - settled[b]));
+                    if (any[a] != 0)
+                        tokens[b, LifeGptCodec.PromptLength + decided - 1] = tensor(replacements[a], ScalarType.Int64, device);
+                    settled[b] = decided;
+                    if (decided < Board.Cells) stillActive.Add(a);
+                }
+                if (stillActive.Count == 0) break;
+                if (stillActive.Count < active.Count)
+                {
+                    var keep = tensor(stillActive.Select(a => (long)a).ToArray(), ScalarType.Int64, device);
+                    var compacted = cache.Select(keep);
+                    cache.Dispose();
+                    cache = compacted;
+                }
+                active = stillActive.Select(a => active[a]).ToList();
+                start = LifeGptCodec.PromptLength - 1 + active.Min(b => settled[b]);   // the earliest corrected cell
+            }
+        }
+        finally
+        {
+            cache.Dispose();
+        }
+        return (tokens.narrow(1, LifeGptCodec.PromptLength, Board.Cells), pAlive);
+    }
+
+    private static float[][] Rows(Tensor pAlive)
+    {
+        float[] flat = pAlive.cpu().data<float>().ToArray();
+        return Enumerable.Range(0, flat.Length / Board.Cells).Select(b => flat.AsSpan(b * Board.Cells, Board.Cells).ToArray()).ToArray();
+    }
+}

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using Conway.Boards;
+using Conway.Checkpoints;
+using Conway.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Conway.Decoding;
+
+/// <summary>The LifeGPT model loaded from a checkpoint, predicting in batches of at most <see cref="MaxBatch"/> boards.</summary>
+public sealed class LifeGptPredictor : IBoardPredictor
+{
+    private readonly LifeGpt _model;
+    private readonly LifeGptDecoder _decoder;
+
+    private LifeGptPredictor(LifeGpt model, Device device, ScalarType dtype, int maxBatch, ModelInfo info)
+    {
+        _model = model;
+        _decoder = new LifeGptDecoder(model, device, dtype);
+        MaxBatch = maxBatch;
+        Info = info;
+    }
+
+    public ModelInfo Info { get; }
+    public int MaxBatch { get; }
+    public LifeGpt Model => _model;
+
+    /// <summary>
+    /// Loads a checkpoint onto a device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available). On CUDA the
+    /// weights and KV cache are bfloat16; on the CPU float32 (the reference precision).
+    /// </summary>
+    public static LifeGptPredictor Load(string path, string device = "auto", int maxBatch = 0)
+    {
+        var clock = Stopwatch.StartNew();
+        var target = ResolveDevice(device);
+        var dtype = target.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
+
+        var stateDict = Checkpoint.Read(path);
+        var model = new LifeGpt();
+        Checkpoint.Apply(model, stateDict);
+        string stored = Checkpoint.StoredDType(stateDict).ToString();
+        foreach (var t in stateDict.Values) t.Dispose();
+        model.MoveTo(target, dtype);
+        model.eval();
+
+        long parameters = model.parameters().Sum(p => p.NumberOfElements);
+        // the KV cache is 12 blocks x K,V x [8, 2071, 64] per board: ~51 MB in bf16, ~102 MB in float32
+        if (maxBatch <= 0) maxBatch = target.type == DeviceType.CUDA ? 256 : 16;
+        var info = new ModelInfo(Path.GetFullPath(path), Checkpoint.Sha256(path), parameters,
+            $"{stored} (file), {dtype} (compute)", target.ToString(), clock.Elapsed);
+        return new LifeGptPredictor(model, target, dtype, maxBatch, info);
+    }
+
+    public IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options) =>
+        boards.Chunk(MaxBatch).SelectMany(chunk => _decoder.Decode(chunk, options)).ToArray();
+
+    internal static Device ResolveDevice(string device)
+    {
+        string name = device.Trim().ToLowerInvariant();
+        if (name is "" or "auto") return cuda.is_available() ? CUDA : CPU;
+        if (name.StartsWith("cuda", StringComparison.Ordinal) && !cuda.is_available())
+            throw new InvalidOperationException($"Model:Device is '{device}' but no CUDA device is available (this build's backend is CPU-only, or no GPU is visible).");
+        return new Device(name);
+    }
+
+    public void Dispose() => _model.Dispose();
+}

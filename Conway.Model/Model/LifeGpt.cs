@@ -1,0 +1,283 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Conway.Model;
+
+// LifeGPT, the x-transformers 1.27.21 decoder of shared/spec/lifegpt-model.md, module for module.
+// Class and field names follow the reference so that state_dict keys are exactly the checkpoint's
+// (net.token_emb.emb.weight, net.attn_layers.layers.{i}.0.0.weight, ...): loading needs no renaming table.
+
+/// <summary>The model's fixed hyper-parameters (spec: "Architecture").</summary>
+public static class LifeGptShape
+{
+    public const int Vocab = 256, Dim = 256, Heads = 8, HeadDim = 64, FfDim = 1024;
+    public const int Blocks = 24;            // alternating attention (even) and feed-forward (odd)
+    public const int RotaryDim = 32;         // rotary on the first 32 of each head's 64 channels
+    public const int Context = 2071;         // one full training sequence
+    public const double NormEps = 1e-5;
+}
+
+/// <summary>The AutoregressiveWrapper: its only child is <c>net</c>.</summary>
+public sealed class LifeGpt : nn.Module<Tensor, Tensor>
+{
+    public readonly TransformerWrapper net;
+
+    public LifeGpt() : base(nameof(LifeGpt))
+    {
+        net = new TransformerWrapper();
+        RegisterComponents();
+    }
+
+    /// <summary>Logits [B, T, 256] for tokens [B, T] at positions 0..T-1, causal, no cache.</summary>
+    public override Tensor forward(Tensor tokens) => net.forward(tokens, 0, null);
+
+    /// <summary>
+    /// Logits [B, L, 256] for tokens [B, L] at positions start..start+L-1. With a cache, each attention block
+    /// writes its keys and values at those positions and attends to everything before them too.
+    /// </summary>
+    public Tensor forward(Tensor tokens, int start, KvCache? cache) => net.forward(tokens, start, cache);
+}
+
+public sealed class TransformerWrapper : nn.Module
+{
+    public readonly TokenEmbedding token_emb;
+    public readonly Decoder attn_layers;
+    public readonly Linear to_logits;
+
+    public TransformerWrapper() : base(nameof(TransformerWrapper))
+    {
+        token_emb = new TokenEmbedding();
+        attn_layers = new Decoder();
+        to_logits = nn.Linear(LifeGptShape.Dim, LifeGptShape.Vocab, hasBias: false);
+        RegisterComponents();
+    }
+
+    public Tensor forward(Tensor tokens, int start, KvCache? cache)
+    {
+        using var x = token_emb.emb.forward(tokens);      // no scaling, no absolute positions
+        using var h = attn_layers.forward(x, start, cache);
+        return to_logits.forward(h);
+    }
+}
+
+public sealed class TokenEmbedding : nn.Module
+{
+    public readonly Embedding emb;
+
+    public TokenEmbedding() : base(nameof(TokenEmbedding))
+    {
+        emb = nn.Embedding(LifeGptShape.Vocab, LifeGptShape.Dim);
+        RegisterComponents();
+    }
+}
+
+/// <summary>24 pre-norm residual blocks, rotary positions, a final LayerNorm.</summary>
+public sealed class Decoder : nn.Module
+{
+    public readonly ModuleList<Layer> layers;
+    public readonly RotaryEmbedding rotary_pos_emb;
+    public readonly LayerNorm final_norm;
+
+    public Decoder() : base(nameof(Decoder))
+    {
+        layers = nn.ModuleList(Enumerable.Range(0, LifeGptShape.Blocks)
+            .Select(i => new Layer(i % 2 == 0 ? new Attention() : new FeedForward())).ToArray());
+        rotary_pos_emb = new RotaryEmbedding();
+        final_norm = NoBiasLayerNorm();
+        RegisterComponents();
+    }
+
+    public IEnumerable<Attention> AttentionBlocks => layers.Select(l => l.Block).OfType<Attention>();
+
+    public Tensor forward(Tensor x, int start, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        var (cos, sin) = rotary_pos_emb.Tables(start, (int)x.shape[1]);
+        int attentionIndex = 0;
+        foreach (var layer in layers)
+        {
+            var normed = layer.Norm.forward(x);                       // x = x + block(LayerNorm(x))
+            var y = layer.Block switch
+            {
+                Attention a => a.forward(normed, cos, sin, start, cache?.Layer(attentionIndex++)),
+                FeedForward f => f.forward(normed),
+                _ => throw new InvalidOperationException(),
+            };
+            x = x + y;
+        }
+        return final_norm.forward(x).MoveToOuterDisposeScope();
+    }
+
+    internal static LayerNorm NoBiasLayerNorm() => nn.LayerNorm(LifeGptShape.Dim, LifeGptShape.NormEps, elementwise_affine: true, bias: false);
+}
+
+/// <summary>
+/// One x-transformers layer, <c>ModuleList([norms, block, residual])</c>: child "0" holds the pre-norm
+/// (as "0.0"), child "1" the block. The residual holds no weights and is the addition in Decoder.forward.
+/// </summary>
+public sealed class Layer : nn.Module
+{
+    public LayerNorm Norm { get; }
+    public nn.Module Block { get; }
+
+    public Layer(nn.Module block) : base(nameof(Layer))
+    {
+        Norm = Decoder.NoBiasLayerNorm();
+        Block = block;
+        register_module("0", nn.ModuleList<nn.Module>(Norm));
+        register_module("1", block);
+    }
+
+    // TorchSharp would otherwise register the two properties again under their own names.
+    protected override void RegisterComponents() { }
+}
+
+/// <summary>8 heads of 64, causal, rotary q/k, no biases.</summary>
+public sealed class Attention : nn.Module
+{
+    public readonly Linear to_q, to_k, to_v, to_out;
+
+    public Attention() : base(nameof(Attention))
+    {
+        const int inner = LifeGptShape.Heads * LifeGptShape.HeadDim;
+        to_q = nn.Linear(LifeGptShape.Dim, inner, hasBias: false);
+        to_k = nn.Linear(LifeGptShape.Dim, inner, hasBias: false);
+        to_v = nn.Linear(LifeGptShape.Dim, inner, hasBias: false);
+        to_out = nn.Linear(inner, LifeGptShape.Dim, hasBias: false);
+        RegisterComponents();
+    }
+
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, int start, LayerCache? cache)
+    {
+        long b = x.shape[0], l = x.shape[1];
+        Tensor Heads(Linear proj) => proj.forward(x).view(b, l, LifeGptShape.Heads, LifeGptShape.HeadDim).transpose(1, 2);
+        var q = RotaryEmbedding.Apply(Heads(to_q), cos, sin);
+        var k = RotaryEmbedding.Apply(Heads(to_k), cos, sin);
+        var v = Heads(to_v);
+
+        Tensor o;
+        if (cache is null)
+        {
+            o = F.scaled_dot_product_attention(q, k, v, is_casual: true);
+        }
+        else
+        {
+            cache.Write(start, k, v);
+            var (keys, values) = cache.Upto(start + (int)l);
+            o = start == 0 ? F.scaled_dot_product_attention(q, keys, values, is_casual: true)
+                : CachedAttention(q, keys, values, start);
+        }
+        return to_out.forward(o.transpose(1, 2).reshape(b, l, -1));
+    }
+
+    /// <summary>
+    /// Queries at positions start..start+L-1 over cached keys 0..start+L-1. Written as matmul-softmax-matmul
+    /// rather than SDPA: for a 1-token query over a growing cache libtorch picks cuDNN attention on CUDA and
+    /// pays ~50 ms a step (spec: "Reference inference speed"); this path has no such trap.
+    /// </summary>
+    private static Tensor CachedAttention(Tensor q, Tensor keys, Tensor values, int start)
+    {
+        long l = q.shape[2], t = keys.shape[2];
+        var scores = matmul(q, keys.transpose(2, 3)).mul_(1.0 / Math.Sqrt(LifeGptShape.HeadDim));
+        if (l > 1)
+        {
+            // query i (position start+i) may see keys 0..start+i
+            var future = ones(l, t, ScalarType.Bool, q.device).triu_(start + 1);
+            scores = scores.masked_fill(future, float.NegativeInfinity);
+        }
+        return matmul(scores.softmax(-1), values);
+    }
+}
+
+/// <summary>Linear(256 -> 1024, bias), exact GELU, Linear(1024 -> 256, bias): keys ff.0.0 and ff.2.</summary>
+public sealed class FeedForward : nn.Module
+{
+    public readonly Sequential ff;
+
+    public FeedForward() : base(nameof(FeedForward))
+    {
+        ff = nn.Sequential(
+            nn.Sequential(nn.Linear(LifeGptShape.Dim, LifeGptShape.FfDim, hasBias: true), nn.GELU()),
+            nn.Dropout(0.0),
+            nn.Linear(LifeGptShape.FfDim, LifeGptShape.Dim, hasBias: true));
+        RegisterComponents();
+    }
+
+    public Tensor forward(Tensor x) => ff.forward(x);
+}
+
+/// <summary>
+/// Rotary embedding, "rotate halves" (GPT-NeoX) on the first 32 channels of each head:
+/// with x1 = channels 0..15 and x2 = 16..31, out1 = x1 cos - x2 sin, out2 = x2 cos + x1 sin.
+/// The cos/sin tables for all 2071 positions are computed once (from the checkpoint's inv_freq buffer).
+/// </summary>
+public sealed class RotaryEmbedding : nn.Module
+{
+    private Tensor? _cos, _sin;
+
+    public RotaryEmbedding() : base(nameof(RotaryEmbedding))
+    {
+        var j = arange(0, LifeGptShape.RotaryDim, 2, ScalarType.Float32);
+        register_buffer("inv_freq", pow(10000.0, -j / LifeGptShape.RotaryDim));
+    }
+
+    public Tensor inv_freq => get_buffer("inv_freq")!;
+
+    /// <summary>cos and sin [L, 32] for positions start..start+L-1, as views of the precomputed tables.</summary>
+    public (Tensor Cos, Tensor Sin) Tables(int start, int length)
+    {
+        if (_cos is null || _cos.device_type != inv_freq.device_type || _cos.device_index != inv_freq.device_index)
+            PrecomputeTables(inv_freq.device);
+        return (_cos!.narrow(0, start, length), _sin!.narrow(0, start, length));
+    }
+
+    /// <summary>
+    /// Computes the float32 cos/sin tables on a device from the float32 inv_freq. Called before the weights are cast
+    /// to 16 bits, so the angles keep the reference's float32 precision (the tables are not buffers: casts skip them).
+    /// </summary>
+    public void PrecomputeTables(Device device)
+    {
+        using var scope = NewDisposeScope();
+        var invFreq = inv_freq.to(ScalarType.Float32, device);
+        var angles = outer(arange(LifeGptShape.Context, ScalarType.Float32, device), invFreq);
+        var both = cat([angles, angles], -1);                      // angle(p, j) for channel j and j+16 alike
+        _cos?.Dispose();
+        _sin?.Dispose();
+        _cos = both.cos().DetachFromDisposeScope();                // owned by this module, freed in Dispose
+        _sin = both.sin().DetachFromDisposeScope();
+    }
+
+    /// <summary>Rotates the first 32 channels of x [B, H, L, 64]; the other 32 pass through.</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        const int half = LifeGptShape.RotaryDim / 2;
+        var rot = x.narrow(-1, 0, LifeGptShape.RotaryDim);
+        var pass = x.narrow(-1, LifeGptShape.RotaryDim, LifeGptShape.HeadDim - LifeGptShape.RotaryDim);
+        var rotatedHalf = cat([-rot.narrow(-1, half, half), rot.narrow(-1, 0, half)], -1);   // (-x2, x1)
+        var c = cos.to(x.dtype);
+        var s = sin.to(x.dtype);
+        return cat([rot * c + rotatedHalf * s, pass], -1);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        _cos?.Dispose();
+        _sin?.Dispose();
+        base.Dispose(disposing);
+    }
+}
+
+public static class LifeGptModuleExtensions
+{
+    /// <summary>
+    /// Moves the model to a device with its weights in <paramref name="dtype"/>. The rotary tables are made first, in
+    /// float32 as in the reference: rounding inv_freq to bf16 would shift every rotary angle.
+    /// </summary>
+    public static void MoveTo(this LifeGpt model, Device device, ScalarType dtype)
+    {
+        model.net.attn_layers.rotary_pos_emb.PrecomputeTables(device);
+        model.to(device).to(dtype);
+    }
+}
