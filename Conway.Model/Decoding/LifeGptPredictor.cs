@@ -54,7 +54,7 @@ public sealed class LifeGptPredictor : IBoardPredictor
     public IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options) =>
         boards.Chunk(MaxBatch).SelectMany(chunk => _decoder.Decode(chunk, options)).ToArray();
 
-    internal static Device ResolveDevice(string device)
+    public static Device ResolveDevice(string device)
     {
         string name = device.Trim().ToLowerInvariant();
         if (name is "" or "auto") return cuda.is_available() ? CUDA : CPU;

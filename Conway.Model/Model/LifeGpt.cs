@@ -24,11 +24,19 @@ public sealed class LifeGpt : nn.Module<Tensor, Tensor>
 {
     public readonly TransformerWrapper net;
 
+    private readonly Autocast _autocast = new();
+
     public LifeGpt() : base(nameof(LifeGpt))
     {
-        net = new TransformerWrapper();
+        net = new TransformerWrapper(_autocast);
         RegisterComponents();
     }
+
+    /// <summary>
+    /// Training with float32 master weights: run the linear layers in this dtype (bf16), the rest in float32.
+    /// Null (the default) computes in the weights' own dtype.
+    /// </summary>
+    public ScalarType? AutocastTo { get => _autocast.To; set => _autocast.To = value; }
 
     /// <summary>Logits [B, T, 256] for tokens [B, T] at positions 0..T-1, causal, no cache.</summary>
     public override Tensor forward(Tensor tokens) => net.forward(tokens, 0, null);
@@ -46,10 +54,13 @@ public sealed class TransformerWrapper : nn.Module
     public readonly Decoder attn_layers;
     public readonly Linear to_logits;
 
-    public TransformerWrapper() : base(nameof(TransformerWrapper))
+    private readonly Autocast _autocast;
+
+    internal TransformerWrapper(Autocast autocast) : base(nameof(TransformerWrapper))
     {
+        _autocast = autocast;
         token_emb = new TokenEmbedding();
-        attn_layers = new Decoder();
+        attn_layers = new Decoder(autocast);
         to_logits = nn.Linear(LifeGptShape.Dim, LifeGptShape.Vocab, hasBias: false);
         RegisterComponents();
     }
@@ -58,7 +69,7 @@ public sealed class TransformerWrapper : nn.Module
     {
         using var x = token_emb.emb.forward(tokens);      // no scaling, no absolute positions
         using var h = attn_layers.forward(x, start, cache);
-        return to_logits.forward(h);
+        return _autocast.Linear(to_logits, h);
     }
 }
 
@@ -80,10 +91,10 @@ public sealed class Decoder : nn.Module
     public readonly RotaryEmbedding rotary_pos_emb;
     public readonly LayerNorm final_norm;
 
-    public Decoder() : base(nameof(Decoder))
+    internal Decoder(Autocast autocast) : base(nameof(Decoder))
     {
         layers = nn.ModuleList(Enumerable.Range(0, LifeGptShape.Blocks)
-            .Select(i => new Layer(i % 2 == 0 ? new Attention() : new FeedForward())).ToArray());
+            .Select(i => new Layer(i % 2 == 0 ? new Attention(autocast) : new FeedForward(autocast))).ToArray());
         rotary_pos_emb = new RotaryEmbedding();
         final_norm = NoBiasLayerNorm();
         RegisterComponents();
@@ -138,9 +149,11 @@ public sealed class Layer : nn.Module
 public sealed class Attention : nn.Module
 {
     public readonly Linear to_q, to_k, to_v, to_out;
+    private readonly Autocast _autocast;
 
-    public Attention() : base(nameof(Attention))
+    internal Attention(Autocast autocast) : base(nameof(Attention))
     {
+        _autocast = autocast;
         const int inner = LifeGptShape.Heads * LifeGptShape.HeadDim;
         to_q = nn.Linear(LifeGptShape.Dim, inner, hasBias: false);
         to_k = nn.Linear(LifeGptShape.Dim, inner, hasBias: false);
@@ -152,7 +165,7 @@ public sealed class Attention : nn.Module
     public Tensor forward(Tensor x, Tensor cos, Tensor sin, int start, LayerCache? cache)
     {
         long b = x.shape[0], l = x.shape[1];
-        Tensor Heads(Linear proj) => proj.forward(x).view(b, l, LifeGptShape.Heads, LifeGptShape.HeadDim).transpose(1, 2);
+        Tensor Heads(Linear proj) => _autocast.Linear(proj, x).view(b, l, LifeGptShape.Heads, LifeGptShape.HeadDim).transpose(1, 2);
         var q = RotaryEmbedding.Apply(Heads(to_q), cos, sin);
         var k = RotaryEmbedding.Apply(Heads(to_k), cos, sin);
         var v = Heads(to_v);
@@ -169,7 +182,7 @@ public sealed class Attention : nn.Module
             o = start == 0 ? F.scaled_dot_product_attention(q, keys, values, is_casual: true)
                 : CachedAttention(q, keys, values, start);
         }
-        return to_out.forward(o.transpose(1, 2).reshape(b, l, -1));
+        return _autocast.Linear(to_out, o.transpose(1, 2).reshape(b, l, -1));
     }
 
     /// <summary>
@@ -194,18 +207,36 @@ public sealed class Attention : nn.Module
 /// <summary>Linear(256 -> 1024, bias), exact GELU, Linear(1024 -> 256, bias): keys ff.0.0 and ff.2.</summary>
 public sealed class FeedForward : nn.Module
 {
-    public readonly Sequential ff;
+    private readonly Linear _in, _out;
+    private readonly Autocast _autocast;
 
-    public FeedForward() : base(nameof(FeedForward))
+    internal FeedForward(Autocast autocast) : base(nameof(FeedForward))
     {
-        ff = nn.Sequential(
-            nn.Sequential(nn.Linear(LifeGptShape.Dim, LifeGptShape.FfDim, hasBias: true), nn.GELU()),
-            nn.Dropout(0.0),
-            nn.Linear(LifeGptShape.FfDim, LifeGptShape.Dim, hasBias: true));
-        RegisterComponents();
+        _autocast = autocast;
+        _in = nn.Linear(LifeGptShape.Dim, LifeGptShape.FfDim, hasBias: true);
+        _out = nn.Linear(LifeGptShape.FfDim, LifeGptShape.Dim, hasBias: true);
+        // the reference's nn.Sequential(nn.Sequential(Linear, GELU), Dropout, Linear), registered by hand for its keys
+        register_module("ff", nn.Sequential(nn.Sequential(_in, nn.GELU()), nn.Dropout(0.0), _out));
     }
 
-    public Tensor forward(Tensor x) => ff.forward(x);
+    // The two Linear fields are already registered inside "ff".
+    protected override void RegisterComponents() { }
+
+    public Tensor forward(Tensor x) => _autocast.Linear(_out, F.gelu(_autocast.Linear(_in, x)));   // exact (erf) GELU
+}
+
+/// <summary>
+/// TorchSharp has no autocast; this is autocast's rule for linear layers, by hand: with <see cref="To"/> set (training
+/// with float32 master weights), inputs and weights are cast to bf16 for the matmul, so the residual stream and
+/// the LayerNorms stay float32 while the matmuls and attention run on bf16 tensor cores (3x faster per step).
+/// </summary>
+internal sealed class Autocast
+{
+    public ScalarType? To { get; set; }
+
+    public Tensor Linear(Linear layer, Tensor x) => To is not { } dtype
+        ? layer.forward(x)
+        : F.linear(x.to(dtype), layer.weight!.to(dtype), layer.bias?.to(dtype));
 }
 
 /// <summary>

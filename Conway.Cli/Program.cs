@@ -1,0 +1,23 @@
+using Conway.Cli;
+
+// conway <verb> [--option value ...]: the project's offline tools (training, evaluation, benchmarks).
+var verbs = new Dictionary<string, (string Help, Func<CliArgs, int> Run)>
+{
+    ["train"] = ("train LifeGPT from scratch on fresh boards from the exact rule", TrainCommand.Run),
+};
+
+if (args.Length == 0 || !verbs.TryGetValue(args[0], out var verb))
+{
+    Console.Error.WriteLine("usage: conway <verb> [--option value ...]");
+    foreach (var (name, (help, _)) in verbs) Console.Error.WriteLine($"  {name,-8} {help}");
+    return 2;
+}
+try
+{
+    return verb.Run(CliArgs.Parse(args.Skip(1)));
+}
+catch (CliUsageException e)
+{
+    Console.Error.WriteLine($"conway {args[0]}: {e.Message}");
+    return 2;
+}
