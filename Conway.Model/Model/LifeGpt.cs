@@ -130,8 +130,9 @@ public sealed class Decoder : nn.Module
 /// </summary>
 public sealed class Layer : nn.Module
 {
-    public LayerNorm Norm { get; }
-    public nn.Module Block { get; }
+    // fields, not get-only properties: TorchSharp's Module.to() writes moved submodules back through reflection
+    public readonly LayerNorm Norm;
+    public readonly nn.Module Block;
 
     public Layer(nn.Module block) : base(nameof(Layer))
     {
@@ -254,13 +255,14 @@ public sealed class RotaryEmbedding : nn.Module
         register_buffer("inv_freq", pow(10000.0, -j / LifeGptShape.RotaryDim));
     }
 
-    public Tensor inv_freq => get_buffer("inv_freq")!;
+    // not named inv_freq: TorchSharp's Module.to() would try to assign a moved buffer to a member of that name
+    private Tensor InvFreq => get_buffer("inv_freq")!;
 
     /// <summary>cos and sin [L, 32] for positions start..start+L-1, as views of the precomputed tables.</summary>
     public (Tensor Cos, Tensor Sin) Tables(int start, int length)
     {
-        if (_cos is null || _cos.device_type != inv_freq.device_type || _cos.device_index != inv_freq.device_index)
-            PrecomputeTables(inv_freq.device);
+        if (_cos is null || _cos.device_type != InvFreq.device_type || _cos.device_index != InvFreq.device_index)
+            PrecomputeTables(InvFreq.device);
         return (_cos!.narrow(0, start, length), _sin!.narrow(0, start, length));
     }
 
@@ -271,7 +273,7 @@ public sealed class RotaryEmbedding : nn.Module
     public void PrecomputeTables(Device device)
     {
         using var scope = NewDisposeScope();
-        var invFreq = inv_freq.to(ScalarType.Float32, device);
+        var invFreq = InvFreq.to(ScalarType.Float32, device);
         var angles = outer(arange(LifeGptShape.Context, ScalarType.Float32, device), invFreq);
         var both = cat([angles, angles], -1);                      // angle(p, j) for channel j and j+16 alike
         _cos?.Dispose();
