@@ -1,0 +1,158 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using static Conway.Api.Tests.Given;
+
+namespace Conway.Api.Tests;
+
+/// <summary>A client's mistake is a 4xx RFC 9457 problem detail that says what is wrong, and never an error log.</summary>
+public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
+{
+    /// <param name="ErrorKey">The <c>errors</c> entry a 400 names, when it is about a field.</param>
+    /// <param name="Detail">What <c>detail</c> (and that entry) must say.</param>
+    public sealed record BadRequest(string Path, string? ContentType, byte[] Body, HttpStatusCode Status, string? ErrorKey, string Detail);
+
+    private static readonly string[] GliderRows = Glider.ToRows();
+
+    private static BadRequest Single(object body, string? key, string detail) =>
+        new("/predict", "application/json", JsonSerializer.SerializeToUtf8Bytes(body), HttpStatusCode.BadRequest, key, detail);
+
+    private static BadRequest Raw(string body, string? key, string detail, string path = "/predict") =>
+        new(path, "application/json", Encoding.UTF8.GetBytes(body), HttpStatusCode.BadRequest, key, detail);
+
+    private static BadRequest Batch(object body, string key, string detail) =>
+        new("/predict/batch", "application/json", JsonSerializer.SerializeToUtf8Bytes(body), HttpStatusCode.BadRequest, key, detail);
+
+    private static string[] With(int row, string? text) => GliderRows.Select((r, i) => i == row ? text! : r).ToArray();
+
+    public static readonly Dictionary<string, BadRequest> Cases = new()
+    {
+        ["31 rows"] = Single(new { board = GliderRows[..31] }, "board", "32 rows; got 31"),
+        ["33 rows"] = Single(new { board = GliderRows.Append(Row()).ToArray() }, "board", "32 rows; got 33"),
+        ["short row"] = Single(new { board = With(3, Row()[..31]) }, "board", "Row 3 has 31 characters"),
+        ["bad character"] = Single(new { board = With(2, Row("11100x")) }, "board", "Row 2, column 5: 'x' is not a cell"),
+        ["null row"] = Single(new { board = With(4, null) }, "board", "Row 4 is null"),
+        ["no board"] = Single(new { }, "$", "exactly one of 'board', 'rle' or 'cells'; got none"),
+        ["null board"] = Raw("""{"board": null}""", "$", "got none"),
+        ["board and rle"] = Single(new { board = GliderRows, rle = "bo$2bo$3o!" }, "$", "got 'board' and 'rle'"),
+        ["not JSON"] = Raw("board please", "$", "invalid"),
+        ["truncated JSON"] = Raw("""{"board": [""", "board[0]", "open JSON object or array"),
+        ["trailing garbage"] = Raw("""{"board": []} x""", "$", "invalid"),
+        ["board is a number"] = Raw("""{"board": 5}""", "board", "Expected an array. (line 1, byte 12)"),
+        ["row is a number"] = Raw("""{"board": [1]}""", "board[0]", "token type 'Number' as a string"),
+        ["unknown field"] = Single(new { board = GliderRows, bored = true }, "bored", "Unknown property 'bored'"),
+        ["field in wrong case"] = Single(new { Board = GliderRows }, "Board", "Unknown property 'Board'"),
+        ["duplicate field"] = Raw("""{"rle": "o!", "rle": "o!"}""", "rle", "Duplicate property 'rle'"),
+        ["unknown strategy"] = Single(new { board = GliderRows, strategy = "fast" }, "strategy", "Expected \"speculative\" or \"autoregressive\"."),
+        ["strategy as integer"] = Single(new { board = GliderRows, strategy = 1 }, "strategy", "Expected \"speculative\" or \"autoregressive\"."),
+        ["temperature too high"] = Single(new { board = GliderRows, temperature = 2.5 }, "temperature", "from 0 to 2; got 2.5"),
+        ["negative temperature"] = Single(new { board = GliderRows, temperature = -0.1 }, "temperature", "from 0 to 2; got -0.1"),
+        ["temperature as string"] = Single(new { board = GliderRows, temperature = "0.5" }, "temperature", "token type 'String' as a number"),
+        ["topK 0"] = Single(new { board = GliderRows, topK = 0 }, "topK", "from 1 to 256; got 0"),
+        ["topK 257"] = Single(new { board = GliderRows, topK = 257 }, "topK", "from 1 to 256; got 257"),
+        ["fractional seed"] = Single(new { board = GliderRows, seed = 1.5 }, "seed", "Int64"),
+        ["probabilities as string"] = Single(new { board = GliderRows, probabilities = "yes" }, "probabilities", "token type 'String' as a boolean"),
+        ["JSON null"] = Raw("null", "$", "JSON null"),
+        ["empty body"] = Raw("", "$", "does not contain any JSON"),
+        ["array body"] = Raw("[]", "$", "Expected an object."),
+        ["invalid UTF-8"] = new("/predict", "application/json", [.. """{"rle": """u8, 0x22, 0xff, 0xfe, 0x22, (byte)'}'], HttpStatusCode.BadRequest, "rle", "invalid UTF-8"),
+        ["plain text"] = new("/predict", "text/plain", Encoding.UTF8.GetBytes("hello"), HttpStatusCode.UnsupportedMediaType, null, "got 'text/plain'"),
+        ["no content type"] = new("/predict", null, JsonSerializer.SerializeToUtf8Bytes(new { board = GliderRows }), HttpStatusCode.UnsupportedMediaType, null, "no Content-Type"),
+        ["body over the limit"] = new("/predict", "application/json", new byte[70_000], HttpStatusCode.RequestEntityTooLarge, null, "limit of 65536 bytes"),
+        ["no boards"] = Batch(new { }, "boards", "Give 1 to 8 boards; got 0"),
+        ["empty batch"] = Batch(new { boards = Array.Empty<string[]>() }, "boards", "Give 1 to 8 boards; got 0"),
+        ["too many boards"] = Batch(new { boards = Enumerable.Repeat(GliderRows, 9) }, "boards", "Give 1 to 8 boards; got 9"),
+        ["bad board in batch"] = Batch(new { boards = new[] { GliderRows, With(7, Row("2")) } }, "boards[1]", "Row 7, column 0: '2' is not a cell"),
+        ["null board in batch"] = Batch(new { boards = new[] { GliderRows, null } }, "boards[1]", "The board is missing"),
+        ["bad option in batch"] = Batch(new { boards = new[] { GliderRows }, topK = 300 }, "topK", "got 300"),
+    };
+
+    public static TheoryData<string> CaseNames => [.. Cases.Keys];
+
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public async Task BadRequest_IsAProblemDetailThatSaysWhatIsWrong(string name)
+    {
+        var bad = Cases[name];
+
+        var response = await api.CreateClient().PostAsync(bad.Path, Bytes(bad.Body, bad.ContentType));
+
+        Assert.Equal(bad.Status, response.StatusCode);
+        var problem = await AssertProblem(response, bad.Status);
+        Assert.Contains(bad.Detail, (string)problem["detail"]!);
+        if (bad.ErrorKey is not null)
+            Assert.Contains(bad.Detail, (string)problem["errors"]![bad.ErrorKey]![0]!);
+    }
+
+    [Fact]
+    public async Task BadRequests_AreNeverLoggedAtErrorLevel()
+    {
+        await using var fresh = new ApiFactory();
+        var client = fresh.CreateClient();
+
+        foreach (var bad in Cases.Values)
+            Assert.Equal(bad.Status, (await client.PostAsync(bad.Path, Bytes(bad.Body, bad.ContentType))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/nope")).StatusCode);
+
+        Assert.Empty(fresh.Logs.AtLeast(LogLevel.Error));
+    }
+
+    [Fact]
+    public async Task BodyOverTheLimitWithoutContentLength_Is413()
+    {
+        var response = await api.CreateClient().PostAsync("/predict", new UnsizedJson(new byte[70_000]));
+
+        var problem = await AssertProblem(response, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Contains("limit of 65536 bytes", (string)problem["detail"]!);
+    }
+
+    [Fact]
+    public async Task UnknownRoute_Is404ProblemDetail()
+    {
+        var problem = await AssertProblem(await api.CreateClient().GetAsync("/nope"), HttpStatusCode.NotFound);
+
+        Assert.Equal("Nothing is served at GET /nope.", (string)problem["detail"]!);
+    }
+
+    [Fact]
+    public async Task WrongMethod_Is405ProblemDetail()
+    {
+        var problem = await AssertProblem(await api.CreateClient().GetAsync("/predict"), HttpStatusCode.MethodNotAllowed);
+
+        Assert.Equal("GET is not allowed on /predict.", (string)problem["detail"]!);
+    }
+
+    private static async Task<System.Text.Json.Nodes.JsonNode> AssertProblem(HttpResponseMessage response, HttpStatusCode status)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain(" at Conway.", text);
+        Assert.DoesNotContain(".cs:line", text);
+        Assert.DoesNotContain("/work/", text);
+        var problem = await BodyOf(response);
+        Assert.Equal((int)status, (int)problem["status"]!);
+        Assert.False(string.IsNullOrWhiteSpace((string?)problem["title"]));
+        return problem;
+    }
+
+    /// <summary>A JSON body sent without Content-Length, so only the bytes read can show it is too large.</summary>
+    private sealed class UnsizedJson : HttpContent
+    {
+        private readonly byte[] _body;
+
+        public UnsizedJson(byte[] body)
+        {
+            _body = body;
+            Headers.ContentType = new("application/json");
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) => stream.WriteAsync(_body).AsTask();
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+}

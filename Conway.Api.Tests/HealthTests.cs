@@ -1,0 +1,84 @@
+using System.Net;
+using Conway.Api.Serving;
+using static Conway.Api.Tests.Given;
+
+namespace Conway.Api.Tests;
+
+public sealed class HealthTests
+{
+    [Fact]
+    public async Task Readiness_Is503WhileTheModelLoadsAnd200OnceLoaded_WhileLivenessIsAlways200()
+    {
+        using var loading = new ManualResetEventSlim();
+        var predictor = new RulePredictor();
+        await using var api = new ApiFactory
+        {
+            LoadModel = _ =>
+            {
+                loading.Wait(TimeSpan.FromSeconds(30));
+                return predictor;
+            },
+        };
+        var client = api.CreateClient();
+        try
+        {
+            var notReady = await client.GetAsync("/healthz/ready");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+            var body = await BodyOf(notReady);
+            Assert.Equal("unhealthy", (string)body["status"]!);
+            Assert.Equal("The model is loading.", (string)body["checks"]!["model"]!["description"]!);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/live")).StatusCode);
+
+            loading.Set();
+            await Eventually(() => api.Worker.State == ModelState.Ready, "the model is loaded");
+
+            var ready = await client.GetAsync("/healthz/ready");
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            Assert.Equal("application/json", ready.Content.Headers.ContentType?.MediaType);
+            body = await BodyOf(ready);
+            Assert.Equal("healthy", (string)body["status"]!);
+            var model = body["checks"]!["model"]!["data"]!;
+            Assert.Equal(RulePredictor.Sha256, (string)model["sha256"]!);
+            Assert.Equal(1234, (long)model["parameters"]!);
+            Assert.Equal("cpu", (string)model["device"]!);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/live")).StatusCode);
+            Assert.Empty(api.Logs.AtLeast(LogLevel.Error));
+        }
+        finally
+        {
+            loading.Set();
+        }
+    }
+
+    [Fact]
+    public async Task FailedModelLoad_KeepsReadiness503AndPredictAnswers503()
+    {
+        await using var api = new ApiFactory { LoadModel = _ => throw new FileNotFoundException("No checkpoint at /models/missing.pt") };
+        var client = api.CreateClient();
+        await Eventually(() => api.Worker.State == ModelState.Failed, "the load has failed");
+
+        var ready = await client.GetAsync("/healthz/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains("failed to load", (string)(await BodyOf(ready))["checks"]!["model"]!["description"]!);
+
+        var predict = await client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, predict.StatusCode);
+        Assert.Equal("application/problem+json", predict.Content.Headers.ContentType?.MediaType);
+        string problem = await predict.Content.ReadAsStringAsync();
+        Assert.Contains("failed to load", problem);
+        Assert.DoesNotContain("/models/missing.pt", problem);
+    }
+
+    [Fact]
+    public async Task ModelLoad_LogsWhatWasLoaded()
+    {
+        await using var api = new ApiFactory();
+        api.CreateClient();
+        await Eventually(() => api.Worker.State == ModelState.Ready, "the model is loaded");
+
+        var loaded = Assert.Single(api.Logs.AtLeast(LogLevel.Information), entry => entry.Message.StartsWith("Loaded model"));
+        Assert.Contains(api.Predictor.Info.Path, loaded.Message);
+        Assert.Contains(RulePredictor.Sha256, loaded.Message);
+        Assert.Contains("1,234 parameters, none on cpu, in 5 ms", loaded.Message);
+    }
+}

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using Conway.Api.Contracts;
+using Conway.Api.Serving;
+using Conway.Boards;
+using Conway.Decoding;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
+
+namespace Conway.Api.Endpoints;
+
+/// <summary>What the prediction endpoints need from DI.</summary>
+public sealed record PredictServices(
+    ModelWorker Worker, IOptions<ModelOptions> Model, IOptions<ApiOptions> Api, IOptions<JsonOptions> Json);
+
+public static class PredictEndpoints
+{
+    private const string Body =
+        "Options in the body: `strategy` speculative (default) or autoregressive; `temperature` 0 to 2 (default 0, greedy); " +
+        "`topK` 1 to 256 (default 26); `seed` (integer, optional); `probabilities` (default false) adds `pAlive`. " +
+        "Unknown fields, wrong JSON types and out-of-range values get 400 problem details naming the field. " +
+        "Each result carries the exact rule's next state and where the model differs from it.";
+
+    public static IEndpointRouteBuilder MapPredictEndpoints(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/predict")
+            .WithTags("Prediction")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        api.MapPost("", PredictAsync)
+            .WithName("Predict")
+            .WithSummary("Predict the next state of one board")
+            .WithDescription(
+                "The board is exactly one of `board` (32 rows of 32 characters '0'/'1'), `rle` (an RLE pattern) or " +
+                "`cells` (a plaintext .cells pattern), placed on the 32x32 torus. Concurrent requests are batched " +
+                "onto the model; when its queue is full the answer is 429 with Retry-After. " + Body)
+            .Accepts<PredictRequest>("application/json")
+            .AddOpenApiOperationTransformer(PredictExamples.Single);
+
+        api.MapPost("/batch", PredictBatchAsync)
+            .WithName("PredictBatch")
+            .WithSummary("Predict the next states of several boards in one model batch")
+            .WithDescription("`boards` holds 1 to Model:MaxBoardsPerRequest (default 256) boards of 32 rows; they go to the model together. " + Body)
+            .Accepts<PredictBatchRequest>("application/json")
+            .AddOpenApiOperationTransformer(PredictExamples.Batch);
+
+        return app;
+    }
+
+    public static Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictAsync(HttpContext http, [AsParameters] PredictServices services) =>
+        ServeAsync<PredictRequest, PredictResponse>(http, services,
+            (request, errors) => PredictionInput.From(request, errors),
+            (input, predictions, model, elapsedMs) => ToResponse(input.Boards[0], predictions[0], input.Options.Strategy, model, elapsedMs));
+
+    public static Task<Results<Ok<PredictBatchResponse>, ProblemHttpResult>> PredictBatchAsync(HttpContext http, [AsParameters] PredictServices services) =>
+        ServeAsync<PredictBatchRequest, PredictBatchResponse>(http, services,
+            (request, errors) => PredictionInput.From(request, services.Model.Value.MaxBoardsPerRequest, errors),
+            (input, predictions, model, elapsedMs) => ToBatchResponse(input.Boards, predictions, input.Options.Strategy, model, elapsedMs));
+
+    /// <summary>Read, validate, queue as one work item, wait for the model, answer.</summary>
+    private static async Task<Results<Ok<TResponse>, ProblemHttpResult>> ServeAsync<TRequest, TResponse>(
+        HttpContext http,
+        PredictServices services,
+        Func<TRequest, Dictionary<string, string[]>, PredictionInput?> validate,
+        Func<PredictionInput, IReadOnlyList<Prediction>, string, double, TResponse> respond) where TRequest : class
+    {
+        long started = Stopwatch.GetTimestamp();
+        var (request, problem) = await JsonBody.ReadAsync<TRequest>(
+            http.Request, services.Api.Value.MaxRequestBodyBytes, services.Json.Value.SerializerOptions);
+        if (problem is not null) return problem;
+        var errors = new Dictionary<string, string[]>();
+        if (validate(request!, errors) is not { } input) return Problems.Validation(errors);
+
+        var queued = services.Worker.TryEnqueue(input.Boards, input.Options, http.RequestAborted);
+        if (queued is null)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            return Problems.Status(StatusCodes.Status429TooManyRequests,
+                $"The model's queue is full ({services.Model.Value.QueueCapacity} requests waiting); retry after a second.");
+        }
+
+        IReadOnlyList<Prediction> predictions;
+        try
+        {
+            predictions = await queued.WaitAsync(http.RequestAborted);
+        }
+        catch (ModelUnavailableException e)
+        {
+            return Problems.Status(StatusCodes.Status503ServiceUnavailable, e.Message);
+        }
+
+        string sha256 = services.Worker.Info!.Sha256;
+        string model = sha256[..Math.Min(12, sha256.Length)];
+        http.Response.Headers["X-Model-Version"] = model;
+        return TypedResults.Ok(respond(input, predictions, model, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
+    }
+
+    internal static PredictBatchResponse ToBatchResponse(
+        IReadOnlyList<Board> boards, IReadOnlyList<Prediction> predictions, DecodeStrategy strategy, string model, double elapsedMs)
+    {
+        var results = boards.Select((board, i) => ToResponse(board, predictions[i], strategy, model, elapsedMs)).ToList();
+        return new PredictBatchResponse(results, results.Count, results.Count(result => result.MatchesRule));
+    }
+
+    internal static PredictResponse ToResponse(Board input, Prediction prediction, DecodeStrategy strategy, string model, double elapsedMs)
+    {
+        var rule = LifeRule.Step(input);
+        var mismatches = new List<int[]>();
+        for (int r = 0; r < Board.Size; r++)
+        for (int c = 0; c < Board.Size; c++)
+            if (prediction.Next[r, c] != rule[r, c]) mismatches.Add([r, c]);
+        return new PredictResponse(
+            prediction.Next.ToRows(), rule.ToRows(), mismatches.Count == 0, mismatches.Count, mismatches, strategy, model, Math.Round(elapsedMs, 3))
+        {
+            PAlive = prediction.PAlive?.Chunk(Board.Size).ToArray(),
+        };
+    }
+}

@@ -1,0 +1,45 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Conway.Api.Contracts;
+using Conway.Boards;
+using Conway.Decoding;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
+using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
+
+namespace Conway.Api.Endpoints;
+
+/// <summary>OpenAPI request/response examples: a glider (and, for the batch, a blinker) and their next states.</summary>
+internal static class PredictExamples
+{
+    private const string Model = "3f5a9c0e1b2d";
+    private const double ElapsedMs = 1.8;
+
+    private static readonly Board Glider = Board.Empty.With(0, 1, true).With(1, 2, true).With(2, 0, true).With(2, 1, true).With(2, 2, true);
+    private static readonly Board Blinker = Board.Empty.With(1, 0, true).With(1, 1, true).With(1, 2, true);
+
+    public static Task Single(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken _) =>
+        Apply(operation, context,
+            new PredictRequest { Board = Glider.ToRows() },
+            PredictEndpoints.ToResponse(Glider, RulePrediction(Glider), DecodeStrategy.Speculative, Model, ElapsedMs));
+
+    public static Task Batch(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken _) =>
+        Apply(operation, context,
+            new PredictBatchRequest { Boards = [Glider.ToRows(), Blinker.ToRows()] },
+            PredictEndpoints.ToBatchResponse([Glider, Blinker], [RulePrediction(Glider), RulePrediction(Blinker)], DecodeStrategy.Speculative, Model, ElapsedMs));
+
+    private static Prediction RulePrediction(Board board) => new(LifeRule.Step(board), null);
+
+    private static Task Apply<TRequest, TResponse>(
+        OpenApiOperation operation, OpenApiOperationTransformerContext context, TRequest request, TResponse response)
+    {
+        var json = new JsonSerializerOptions(context.ApplicationServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions)
+        {
+            DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        };
+        operation.RequestBody?.Content?["application/json"].Example = JsonSerializer.SerializeToNode(request, json);
+        operation.Responses?["200"].Content?["application/json"].Example = JsonSerializer.SerializeToNode(response, json);
+        return Task.CompletedTask;
+    }
+}

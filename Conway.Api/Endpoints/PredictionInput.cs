@@ -1,0 +1,72 @@
+using System.Globalization;
+using Conway.Api.Contracts;
+using Conway.Boards;
+using Conway.Decoding;
+
+namespace Conway.Api.Endpoints;
+
+/// <summary>A validated request: the boards to predict and how to decode them.</summary>
+internal sealed record PredictionInput(IReadOnlyList<Board> Boards, DecodeOptions Options)
+{
+    public const float MaxTemperature = 2f;
+    public const int MaxTopK = 256;
+
+    /// <summary>The board from exactly one of board, rle or cells; null when <paramref name="errors"/> got entries.</summary>
+    public static PredictionInput? From(PredictRequest request, Dictionary<string, string[]> errors)
+    {
+        var forms = new (string Field, bool Given, Func<Board> Parse)[]
+        {
+            ("board", request.Board is not null, () => Board.FromRows(request.Board)),
+            ("rle", request.Rle is not null, () => PatternFormats.ParseRle(request.Rle!)),
+            ("cells", request.Cells is not null, () => PatternFormats.ParsePlaintext(request.Cells!)),
+        };
+        var given = forms.Where(form => form.Given).ToList();
+        Board? board = given is [var only] ? TryParse(only.Field, only.Parse, errors) : null;
+        if (given.Count != 1)
+            errors["$"] = [$"Give the board as exactly one of 'board', 'rle' or 'cells'; got {(given.Count == 0 ? "none" : string.Join(" and ", given.Select(form => $"'{form.Field}'")))}."];
+        var options = ToDecodeOptions(request, errors);
+        return errors.Count == 0 ? new PredictionInput([board!], options) : null;
+    }
+
+    /// <summary>1 to <paramref name="maxBoards"/> boards; null when <paramref name="errors"/> got entries.</summary>
+    public static PredictionInput? From(PredictBatchRequest request, int maxBoards, Dictionary<string, string[]> errors)
+    {
+        var boards = new List<Board>();
+        if (request.Boards is not { Count: > 0 } given || given.Count > maxBoards)
+            errors["boards"] = [$"Give 1 to {maxBoards} boards; got {request.Boards?.Count ?? 0}."];
+        else
+            for (int i = 0; i < given.Count; i++)
+                if (TryParse($"boards[{i}]", () => Board.FromRows(given[i]), errors) is { } board) boards.Add(board);
+        var options = ToDecodeOptions(request, errors);
+        return errors.Count == 0 ? new PredictionInput(boards, options) : null;
+    }
+
+    private static Board? TryParse(string field, Func<Board> parse, Dictionary<string, string[]> errors)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (BoardFormatException e)
+        {
+            errors[field] = [e.Message];
+            return null;
+        }
+    }
+
+    private static DecodeOptions ToDecodeOptions(DecodeRequest request, Dictionary<string, string[]> errors)
+    {
+        if (request.Temperature is not (>= 0f and <= MaxTemperature))
+            errors["temperature"] = [string.Create(CultureInfo.InvariantCulture, $"Must be from 0 to {MaxTemperature}; got {request.Temperature}.")];
+        if (request.TopK is < 1 or > MaxTopK)
+            errors["topK"] = [$"Must be from 1 to {MaxTopK}; got {request.TopK}."];
+        return new DecodeOptions
+        {
+            Strategy = request.Strategy,
+            Temperature = request.Temperature,
+            TopK = request.TopK,
+            Seed = request.Seed,
+            IncludeProbabilities = request.Probabilities,
+        };
+    }
+}

@@ -1,0 +1,26 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace Conway.Api.Endpoints;
+
+/// <summary>RFC 9457 problem details for the client's mistakes.</summary>
+internal static class Problems
+{
+    public static ProblemHttpResult Status(int status, string detail) =>
+        TypedResults.Problem(detail, statusCode: status, title: ReasonPhrases.GetReasonPhrase(status));
+
+    public static string UnsupportedMediaType(string? contentType) =>
+        $"Send the body as JSON (Content-Type: application/json); got {(contentType is null ? "no Content-Type" : $"'{contentType}'")}.";
+
+    /// <summary>400 with an <c>errors</c> entry per field; <c>detail</c> repeats the first one.</summary>
+    public static ProblemHttpResult Validation(Dictionary<string, string[]> errors)
+    {
+        var (field, messages) = errors.First();
+        string more = errors.Count > 1 ? $" ({errors.Count - 1} more in 'errors')" : "";
+        return TypedResults.Problem(new HttpValidationProblemDetails(errors)
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Detail = $"{field}: {messages[0]}{more}",
+        });
+    }
+}

@@ -1,0 +1,61 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Conway.Api.Endpoints;
+using Conway.Api.Serving;
+
+namespace Conway.Api;
+
+public static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = DescribeStatusCodePage);
+        builder.Services.ConfigureHttpJsonOptions(options => UseStrictJson(options.SerializerOptions));
+        builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddModelServing();
+    }
+
+    /// <summary>The OpenAPI document at /openapi/v1.json, and Swagger UI over it at /swagger.</summary>
+    public static void AddDefaultOpenApi(this IHostApplicationBuilder builder) =>
+        builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Conway LifeGPT API";
+            document.Info.Description =
+                "Next states of Conway's Game of Life on a 32x32 torus, predicted by LifeGPT and checked against the exact rule.";
+            return Task.CompletedTask;
+        }));
+
+    public static void UseDefaultOpenApi(this WebApplication app)
+    {
+        app.MapOpenApi();
+        app.UseSwaggerUI(options => options.SwaggerEndpoint("/openapi/v1.json", "Conway LifeGPT API v1"));
+    }
+
+    /// <summary>
+    /// Strict request JSON: camelCase names matched case-sensitively, unknown or duplicate properties rejected,
+    /// no numbers in strings, nullability honoured, enums as lowercase names only (no integers).
+    /// </summary>
+    private static void UseStrictJson(JsonSerializerOptions json)
+    {
+        json.PropertyNameCaseInsensitive = false;
+        json.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        json.AllowDuplicateProperties = false;
+        json.NumberHandling = JsonNumberHandling.Strict;
+        json.RespectNullableAnnotations = true;
+        json.RespectRequiredConstructorParameters = true;
+        json.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
+    }
+
+    /// <summary>Says what was asked for in the problem details that status-code pages (and routing, for 415) write.</summary>
+    private static void DescribeStatusCodePage(ProblemDetailsContext context)
+    {
+        var request = context.HttpContext.Request;
+        context.ProblemDetails.Detail ??= context.ProblemDetails.Status switch
+        {
+            StatusCodes.Status404NotFound => $"Nothing is served at {request.Method} {request.Path}.",
+            StatusCodes.Status405MethodNotAllowed => $"{request.Method} is not allowed on {request.Path}.",
+            StatusCodes.Status415UnsupportedMediaType => Problems.UnsupportedMediaType(request.ContentType),
+            _ => null,
+        };
+    }
+}
