@@ -7,9 +7,12 @@ public sealed class ModelOptions
 {
     public const string Section = "Model";
 
-    /// <summary>The checkpoint to load (env <c>Model__Path</c>).</summary>
+    /// <summary>The model shipped with the service (models/lifegpt.safetensors, copied next to the binaries).</summary>
+    public static string ShippedModel { get; } = System.IO.Path.Combine(AppContext.BaseDirectory, "models", "lifegpt.safetensors");
+
+    /// <summary>The checkpoint to load (env <c>Model__Path</c>): safetensors or a PyTorch state_dict. Default: the shipped model.</summary>
     [Required]
-    public string Path { get; set; } = "";
+    public string Path { get; set; } = ShippedModel;
 
     /// <summary>auto (CUDA when present, else CPU), cpu or cuda.</summary>
     [AllowedValues("auto", "cpu", "cuda")]

@@ -1,3 +1,5 @@
+using Conway.Decoding;
+
 namespace Conway.Api.Serving;
 
 public static class ServingExtensions
@@ -12,8 +14,7 @@ public static class ServingExtensions
     {
         services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
-        // The one line to change at merge: options => LifeGptPredictor.Load(options.Path, options.Device).
-        services.AddSingleton<PredictorFactory>(_ => _ => throw new NotSupportedException("This build has no model backend yet."));
+        services.AddSingleton<PredictorFactory>(_ => options => LifeGptPredictor.Load(options.Path, options.Device));
 
         services.AddSingleton<ModelWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelWorker>());
