@@ -44,17 +44,17 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
         var boards = fx.Initial.Take(2).ToArray();
         var cells = LifeGptCodec.CellTokens(fx.Cases.Take(2).Select(c => c.Reference).ToArray(), CPU);
         var sequence = cat([LifeGptCodec.Prompts(boards, CPU), cells], 1);          // [2, 2069]
-        var model = fx.Predictor.Model;
+        var uncached = fx.Predictor.Model.forward(sequence)                          // the module, no cache
+            .narrow(1, LifeGptCodec.PromptLength - 1, Board.Cells);
 
-        var uncached = model.forward(sequence).narrow(1, LifeGptCodec.PromptLength - 1, Board.Cells);
-
+        var fused = fx.Predictor.Fused;                                              // the decoding path
         using var cache = new KvCache(2, ScalarType.Float32, CPU);
-        var pieces = new List<Tensor> { model.forward(sequence.narrow(1, 0, LifeGptCodec.PromptLength), 0, cache).narrow(1, -1, 1) };
+        var pieces = new List<Tensor> { fused.Forward(sequence.narrow(1, 0, LifeGptCodec.PromptLength), 0, cache, LifeGptCodec.PromptLength - 1, cellsOnly: false) };
         const int steps = 40;                                                        // one token at a time ...
         for (int i = 0; i < steps; i++)
-            pieces.Add(model.forward(sequence.narrow(1, LifeGptCodec.PromptLength + i, 1), LifeGptCodec.PromptLength + i, cache));
+            pieces.Add(fused.Step(sequence.select(1, LifeGptCodec.PromptLength + i), LifeGptCodec.PromptLength + i, cache, cellsOnly: false));
         int rest = Board.Cells - 1 - steps;                                          // ... then one chunk at an offset
-        pieces.Add(model.forward(sequence.narrow(1, LifeGptCodec.PromptLength + steps, rest), LifeGptCodec.PromptLength + steps, cache));
+        pieces.Add(fused.Forward(sequence.narrow(1, LifeGptCodec.PromptLength + steps, rest), LifeGptCodec.PromptLength + steps, cache, 0, cellsOnly: false));
         var cached = cat(pieces, 1);
 
         Assert.Equal(uncached.shape, cached.shape);

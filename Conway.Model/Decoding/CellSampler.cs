@@ -3,7 +3,10 @@ using static TorchSharp.torch;
 
 namespace Conway.Decoding;
 
-/// <summary>Turns logits [B, L, 256] into cells, greedy or sampled, on the device (no host synchronisation).</summary>
+/// <summary>
+/// Turns logits [B, L, 256] into cells, greedy or sampled, on the device (no host synchronisation). Greedy decoding
+/// also takes logits [B, L, 2] holding only the columns of '0' and '1' (see <see cref="FusedLifeGpt"/>).
+/// </summary>
 internal sealed class CellSampler(DecodeOptions options, Generator? generator)
 {
     /// <summary>The model's cell for each position: tokens '0'/'1', [B, L].</summary>
@@ -57,5 +60,6 @@ internal sealed class CellSampler(DecodeOptions options, Generator? generator)
     private Tensor Uniform(Tensor logits) =>
         rand([logits.shape[0], logits.shape[1]], ScalarType.Float32, logits.device, generator: generator);
 
-    private static Tensor Logit(Tensor values, long token) => values.select(-1, token);
+    private static Tensor Logit(Tensor values, long token) =>
+        values.select(-1, values.shape[^1] == 2 ? token - LifeGptCodec.Dead : token);
 }

@@ -10,7 +10,7 @@ namespace Conway.Decoding;
 /// larger of the two logits (the reference's argmax over all 256 whenever that is a cell, as it is for any
 /// trained model), sampling draws from the model's temperature/top-k distribution conditioned on a cell.
 /// </summary>
-public sealed class LifeGptDecoder(LifeGpt model, Device device, ScalarType dtype)
+public sealed class LifeGptDecoder(FusedLifeGpt model)
 {
     public IReadOnlyList<Prediction> Decode(IReadOnlyList<Board> boards, DecodeOptions options)
     {
@@ -18,11 +18,12 @@ public sealed class LifeGptDecoder(LifeGpt model, Device device, ScalarType dtyp
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
         using var generator = options.IsGreedy ? null
-            : new Generator(options.Seed is { } seed ? (ulong)seed : (ulong)Random.Shared.NextInt64(), device);
+            : new Generator(options.Seed is { } seed ? (ulong)seed : (ulong)Random.Shared.NextInt64(), model.Device);
         var sampler = new CellSampler(options, generator);
+        bool cellsOnly = options.IsGreedy && !options.IncludeProbabilities;   // then '0' and '1' are all the logits needed
         var (cells, pAlive) = options.Strategy == DecodeStrategy.Autoregressive
-            ? Autoregressive(boards, sampler, options.IncludeProbabilities)
-            : Speculative(boards, sampler, options.IncludeProbabilities);
+            ? Autoregressive(boards, sampler, options.IncludeProbabilities, cellsOnly)
+            : Speculative(boards, sampler, options.IncludeProbabilities, cellsOnly);
 
         var next = LifeGptCodec.Boards(cells);
         float[][]? probabilities = pAlive is null ? null : Rows(pAlive);
@@ -30,23 +31,22 @@ public sealed class LifeGptDecoder(LifeGpt model, Device device, ScalarType dtyp
     }
 
     /// <summary>Plain decoding: a prefill over the prompts, then one model step per cell for the whole batch.</summary>
-    private (Tensor Cells, Tensor? PAlive) Autoregressive(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities)
+    private (Tensor Cells, Tensor? PAlive) Autoregressive(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities, bool cellsOnly)
     {
         long batch = boards.Count;
-        using var cache = new KvCache(batch, dtype, device);
-        var cells = empty(batch, Board.Cells, ScalarType.Int64, device);
-        var pAlive = withProbabilities ? empty(batch, Board.Cells, ScalarType.Float32, device) : null;
+        using var cache = new KvCache(batch, model.Dtype, model.Device);
+        var cells = empty(batch, Board.Cells, ScalarType.Int64, model.Device);
+        var pAlive = withProbabilities ? empty(batch, Board.Cells, ScalarType.Float32, model.Device) : null;
 
-        var logits = model.forward(LifeGptCodec.Prompts(boards, device), 0, cache).narrow(1, LifeGptCodec.PromptLength - 1, 1);
+        var logits = model.Forward(LifeGptCodec.Prompts(boards, model.Device), 0, cache, LifeGptCodec.PromptLength - 1, cellsOnly);
         for (int i = 0; i < Board.Cells; i++)
         {
             using var step = NewDisposeScope();
-            var token = sampler.Choose(logits);                              // [B, 1], stays on the device
+            var token = sampler.Choose(logits);                              // [B, 1], stays on the device: no sync
             cells.narrow(1, i, 1).copy_(token);
             pAlive?.narrow(1, i, 1).copy_(CellSampler.ProbabilityAlive(logits));
             if (i == Board.Cells - 1) break;
-            var nextLogits = model.forward(token, LifeGptCodec.PromptLength + i, cache).MoveToOuterDisposeScope();
-            logits = nextLogits;
+            logits = model.Step(token.view(-1), LifeGptCodec.PromptLength + i, cache, cellsOnly).MoveToOuterDisposeScope();
         }
         return (cells, pAlive);
     }
@@ -59,15 +59,16 @@ public sealed class LifeGptDecoder(LifeGpt model, Device device, ScalarType dtyp
     /// is the residual of a one-hot draft). Then the boards not yet done re-score the rest of their draft from the
     /// earliest changed position on, reusing the KV cache before it. The output is plain decoding's, for any model.
     /// </summary>
-    private (Tensor Cells, Tensor? PAlive) Speculative(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities)
+    private (Tensor Cells, Tensor? PAlive) Speculative(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities, bool cellsOnly)
     {
         int batch = boards.Count;
+        var device = model.Device;
         var draft = LifeGptCodec.CellTokens(boards.Select(b => LifeRule.Step(b)).ToArray(), device);
         var tokens = cat([LifeGptCodec.Prompts(boards, device), draft], 1);  // [B, 2069], corrected in place
         var pAlive = withProbabilities ? zeros(batch, Board.Cells, ScalarType.Float32, device) : null;
         var settled = new int[batch];                                       // cells decided, per board
         var active = Enumerable.Range(0, batch).ToList();                   // boards still decoding, in cache order
-        var cache = new KvCache(batch, dtype, device);
+        var cache = new KvCache(batch, model.Dtype, device);
         try
         {
             for (int start = 0; active.Count > 0;)
@@ -76,8 +77,8 @@ public sealed class LifeGptDecoder(LifeGpt model, Device device, ScalarType dtyp
                 int from = active.Min(b => settled[b]);                     // the earliest undecided cell
                 var rows = tensor(active.Select(b => (long)b).ToArray(), ScalarType.Int64, device);
                 var input = tokens.index_select(0, rows).narrow(1, start, LifeGptCodec.CellsEnd - 1 - start);
-                // logits at position p predict cell p - 1044; keep those of cells from..1023
-                var logits = model.forward(input, start, cache).narrow(1, LifeGptCodec.PromptLength - 1 + from - start, Board.Cells - from);
+                // logits at position p predict cell p - 1044: those of cells from..1023
+                var logits = model.Forward(input, start, cache, LifeGptCodec.PromptLength - 1 + from - start, cellsOnly);
                 var drafted = tokens.index_select(0, rows).narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
                 var (rejected, replacement) = sampler.Verify(logits, drafted);
 

@@ -11,12 +11,14 @@ namespace Conway.Decoding;
 public sealed class LifeGptPredictor : IBoardPredictor
 {
     private readonly LifeGpt _model;
+    private readonly FusedLifeGpt _fused;
     private readonly LifeGptDecoder _decoder;
 
-    private LifeGptPredictor(LifeGpt model, Device device, ScalarType dtype, int maxBatch, ModelInfo info)
+    private LifeGptPredictor(LifeGpt model, int maxBatch, ModelInfo info)
     {
         _model = model;
-        _decoder = new LifeGptDecoder(model, device, dtype);
+        _fused = new FusedLifeGpt(model);
+        _decoder = new LifeGptDecoder(_fused);
         MaxBatch = maxBatch;
         Info = info;
     }
@@ -24,6 +26,7 @@ public sealed class LifeGptPredictor : IBoardPredictor
     public ModelInfo Info { get; }
     public int MaxBatch { get; }
     public LifeGpt Model => _model;
+    public FusedLifeGpt Fused => _fused;
 
     /// <summary>
     /// Loads a checkpoint onto a device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available). On CUDA the
@@ -48,7 +51,7 @@ public sealed class LifeGptPredictor : IBoardPredictor
         if (maxBatch <= 0) maxBatch = target.type == DeviceType.CUDA ? 256 : 16;
         var info = new ModelInfo(Path.GetFullPath(path), Checkpoint.Sha256(path), parameters,
             $"{stored} (file), {dtype} (compute)", target.ToString(), clock.Elapsed);
-        return new LifeGptPredictor(model, target, dtype, maxBatch, info);
+        return new LifeGptPredictor(model, maxBatch, info);
     }
 
     public IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options) =>
@@ -63,5 +66,9 @@ public sealed class LifeGptPredictor : IBoardPredictor
         return new Device(name);
     }
 
-    public void Dispose() => _model.Dispose();
+    public void Dispose()
+    {
+        _fused.Dispose();
+        _model.Dispose();
+    }
 }

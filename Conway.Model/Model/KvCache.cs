@@ -4,16 +4,14 @@ namespace Conway.Model;
 
 /// <summary>
 /// Keys and values of every attention block for B sequences, preallocated for the full 2071-token context
-/// (never grown by concatenation): [B, heads, 2071, 64] per block, written in place.
+/// (never grown by concatenation) and written in place.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
     private readonly LayerCache[] _layers;
 
     public KvCache(long batch, ScalarType dtype, Device device)
-    {
-        _layers = Enumerable.Range(0, LifeGptShape.Blocks / 2).Select(_ => new LayerCache(batch, dtype, device)).ToArray();
-    }
+        : this(Enumerable.Range(0, LifeGptShape.Blocks / 2).Select(_ => new LayerCache(batch, dtype, device)).ToArray()) { }
 
     private KvCache(LayerCache[] layers) => _layers = layers;
 
@@ -25,47 +23,53 @@ public sealed class KvCache : IDisposable
     /// <summary>Bytes held on the device.</summary>
     public long Bytes => _layers.Sum(l => l.Bytes);
 
+    /// <summary>Bytes one full-context sequence takes: 12 blocks x K,V x 8 heads x 2071 x 64.</summary>
+    public static long BytesPerSequence(ScalarType dtype) =>
+        LifeGptShape.Blocks / 2 * 2L * LifeGptShape.Heads * LifeGptShape.Context * LifeGptShape.HeadDim * ElementSize(dtype);
+
+    private static long ElementSize(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float32 => 4,
+        ScalarType.BFloat16 or ScalarType.Float16 => 2,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
+    };
+
     public void Dispose()
     {
         foreach (var l in _layers) l.Dispose();
     }
 }
 
+/// <summary>
+/// One block's cache, [2, B, heads, 2071, 64]: K and V in one tensor so a decode step stores both with one copy,
+/// while K = kv[0] and V = kv[1] each stay contiguous [B, H, T, 64] (batched matmuls read them without a copy).
+/// </summary>
 public sealed class LayerCache : IDisposable
 {
-    private readonly Tensor _k, _v;
+    private readonly Tensor _kv;
 
     internal LayerCache(long batch, ScalarType dtype, Device device)
-    {
-        long[] shape = [batch, LifeGptShape.Heads, LifeGptShape.Context, LifeGptShape.HeadDim];
-        _k = empty(shape, dtype, device).DetachFromDisposeScope();   // owned by the cache, not by a caller's scope
-        _v = empty(shape, dtype, device).DetachFromDisposeScope();
-    }
+        : this(empty([2, batch, LifeGptShape.Heads, LifeGptShape.Context, LifeGptShape.HeadDim], dtype, device)) { }
 
-    private LayerCache(Tensor k, Tensor v)
-    {
-        _k = k.DetachFromDisposeScope();
-        _v = v.DetachFromDisposeScope();
-    }
+    private LayerCache(Tensor kv) => _kv = kv.DetachFromDisposeScope();   // owned by the cache, not by a caller's scope
 
-    internal LayerCache Select(Tensor rows) => new(_k.index_select(0, rows), _v.index_select(0, rows));
+    internal LayerCache Select(Tensor rows) => new(_kv.index_select(1, rows));
 
-    internal long Bytes => 2 * _k.NumberOfElements * _k.ElementSize;
+    internal long Bytes => _kv.NumberOfElements * _kv.ElementSize;
 
     /// <summary>Stores k, v [B, H, L, 64] at positions start..start+L-1.</summary>
     public void Write(int start, Tensor k, Tensor v)
     {
         long l = k.shape[2];
-        _k.narrow(2, start, l).copy_(k);
-        _v.narrow(2, start, l).copy_(v);
+        _kv[0].narrow(2, start, l).copy_(k);
+        _kv[1].narrow(2, start, l).copy_(v);
     }
 
-    /// <summary>Views of the keys and values at positions 0..end-1.</summary>
-    public (Tensor Keys, Tensor Values) Upto(int end) => (_k.narrow(2, 0, end), _v.narrow(2, 0, end));
+    /// <summary>Stores one position's keys and values, kv [B, 2, H, 64] (K then V), with one copy.</summary>
+    public void WriteStep(int position, Tensor kv) => _kv.select(3, position).copy_(kv.transpose(0, 1));
 
-    public void Dispose()
-    {
-        _k.Dispose();
-        _v.Dispose();
-    }
+    /// <summary>Views of the keys and values at positions 0..end-1, each [B, H, end, 64].</summary>
+    public (Tensor Keys, Tensor Values) Upto(int end) => (_kv[0].narrow(2, 0, end), _kv[1].narrow(2, 0, end));
+
+    public void Dispose() => _kv.Dispose();
 }

@@ -191,7 +191,7 @@ public sealed class Attention : nn.Module
     /// rather than SDPA: for a 1-token query over a growing cache libtorch picks cuDNN attention on CUDA and
     /// pays ~50 ms a step (spec: "Reference inference speed"); this path has no such trap.
     /// </summary>
-    private static Tensor CachedAttention(Tensor q, Tensor keys, Tensor values, int start)
+    internal static Tensor CachedAttention(Tensor q, Tensor keys, Tensor values, int start)
     {
         long l = q.shape[2], t = keys.shape[2];
         var scores = matmul(q, keys.transpose(2, 3)).mul_(1.0 / Math.Sqrt(LifeGptShape.HeadDim));
@@ -219,6 +219,9 @@ public sealed class FeedForward : nn.Module
         // the reference's nn.Sequential(nn.Sequential(Linear, GELU), Dropout, Linear), registered by hand for its keys
         register_module("ff", nn.Sequential(nn.Sequential(_in, nn.GELU()), nn.Dropout(0.0), _out));
     }
+
+    internal Linear In => _in;
+    internal Linear Out => _out;
 
     // The two Linear fields are already registered inside "ff".
     protected override void RegisterComponents() { }

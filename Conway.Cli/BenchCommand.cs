@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Conway.Boards;
+using Conway.Decoding;
+using Conway.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Conway.Cli;
+
+/// <summary>
+/// <c>conway bench</c>: greedy decoding throughput and latency, strategy x batch size, against the floors of the card it
+/// runs on (measured in the same run: device copy bandwidth and bf16 matmul rate). Prints one Markdown table.
+/// </summary>
+public static class BenchCommand
+{
+    // Plain decoding reads the whole KV cache once a step: 12 blocks x K,V x 8 heads x 64 x 2 bytes = 24,576 bytes
+    // per cached token, summed over the 1024 steps (1045..2068 cached tokens).
+    private const double BytesPerBoardPlain = 24_576.0 * (1045 + 2068) * 1024 / 2;
+    // One verification pass over 2068 tokens: 2 x 12.6M matmul weights x 2068 tokens + causal attention
+    // (12 blocks x 8 heads x 2 matmuls x 2 x 64 x 2068^2 / 2): ~105 GFLOP.
+    private const double FlopsPerBoardPass = 2.0 * 12_582_912 * 2068 + 12 * 8 * 2 * 2 * 64 * 2068.0 * 2068 / 2;
+
+    public static int Run(CliArgs args)
+    {
+        string modelPath = args.String("model", Path.Combine("models", "lifegpt.safetensors"));
+        string device = args.String("device", "auto");
+        var strategies = args.String("strategies", "speculative,autoregressive").Split(',')
+            .Select(s => Enum.Parse<DecodeStrategy>(s, ignoreCase: true)).ToArray();
+        int[] batchesSpeculative = Ints(args.String("batches-speculative", "1,8,64,256,1024"));
+        int[] batchesPlain = Ints(args.String("batches-autoregressive", "1,8,64,256"));
+        int repeats = args.Int("repeats", 5);
+        int seed = args.Int("seed", 1);
+        string? output = args.Optional("out");
+        args.EnsureAllUsed();
+
+        using var predictor = LifeGptPredictor.Load(modelPath, device, maxBatch: int.MaxValue);
+        var target = LifeGptPredictor.ResolveDevice(device);
+        Console.Error.WriteLine($"bench: {predictor.Info.Path} on {predictor.Info.Device} ({DeviceName(target)}), {predictor.Info.DType}");
+        var (bandwidth, flops) = Ceilings(target);
+        Console.Error.WriteLine($"bench: device copy {bandwidth / 1e12:F2} TB/s (read + write), bf16 matmul {flops / 1e12:F0} TFLOP/s");
+
+        var rows = new List<string>();
+        foreach (var strategy in strategies)
+        {
+            foreach (int batch in strategy == DecodeStrategy.Speculative ? batchesSpeculative : batchesPlain)
+            {
+                var boards = Enumerable.Range(0, batch).Select(i => Board.Random(0.05 + 0.9 * ((i * 0.618) % 1), new Random(seed + i))).ToArray();
+                var options = DecodeOptions.Greedy with { Strategy = strategy };
+                int agree = 0;
+                predictor.Predict(boards, options);                                        // warm-up
+                var seconds = new List<double>();
+                for (int r = 0; r < repeats; r++)
+                {
+                    var clock = Stopwatch.StartNew();
+                    var predictions = predictor.Predict(boards, options);                 // returns host boards: synchronised
+                    seconds.Add(clock.Elapsed.TotalSeconds);
+                    agree = predictions.Zip(boards).Count(p => p.First.Next.Equals(LifeRule.Step(p.Second)));
+                }
+                seconds.Sort();
+                double p50 = seconds[seconds.Count / 2], p99 = seconds[(int)Math.Ceiling(0.99 * seconds.Count) - 1];
+                double boardsPerSecond = batch / p50;
+                double floor = strategy == DecodeStrategy.Autoregressive ? bandwidth / BytesPerBoardPlain : flops / FlopsPerBoardPass;
+                string memory = GpuMemory(target);
+                string row = string.Create(CultureInfo.InvariantCulture,
+                    $"| {strategy.ToString().ToLowerInvariant()} | {batch} | {boardsPerSecond:F1} | {p50 * 1000:F1} | {p99 * 1000:F1} | {memory} | {boardsPerSecond / floor:P1} of {floor:F0} | {agree}/{batch} |");
+                rows.Add(row);
+                Console.Error.WriteLine(row);
+            }
+        }
+
+        var table = new StringBuilder()
+            .AppendLine(CultureInfo.InvariantCulture, $"Greedy decoding on {DeviceName(target)} ({predictor.Info.DType}), {DateTime.UtcNow:yyyy-MM-dd}, {repeats} timed runs after one warm-up; " +
+                        $"measured ceilings: copy {bandwidth / 1e12:F2} TB/s, bf16 matmul {flops / 1e12:F0} TFLOP/s")
+            .AppendLine()
+            .AppendLine("| strategy | batch | boards/s | p50 ms (batch) | p99 ms (batch) | device memory | of the floor (boards/s) | = rule |")
+            .AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var row in rows) table.AppendLine(row);
+        Console.WriteLine(table);
+        if (output is not null) File.WriteAllText(output, table.ToString());
+        return 0;
+    }
+
+    /// <summary>The card's copy bandwidth (bytes read + written per second) and bf16 matmul rate, measured now.</summary>
+    private static (double Bandwidth, double Flops) Ceilings(Device device)
+    {
+        using var _ = inference_mode();
+        using var scope = NewDisposeScope();
+        bool gpu = device.type == DeviceType.CUDA;
+        long n = gpu ? 1L << 30 : 1L << 25;                      // 2 GiB of bf16 on a GPU, 64 MiB on a CPU
+        var src = rand(n, ScalarType.Float32, device).to(ScalarType.BFloat16);
+        var dst = empty_like(src);
+        double copy = Time(() => dst.copy_(src), device, gpu ? 20 : 3);
+        int m = gpu ? 8192 : 1024;
+        var a = randn(m, m, ScalarType.Float32, device).to(ScalarType.BFloat16);
+        var b = randn(m, m, ScalarType.Float32, device).to(ScalarType.BFloat16);
+        double mm = Time(() => a.mm(b), device, gpu ? 20 : 3);
+        return (2.0 * n * 2 / copy, 2.0 * m * m * m / mm);
+    }
+
+    private static double Time(Func<Tensor> work, Device device, int times)
+    {
+        work().Dispose();
+        Synchronize(device);
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < times; i++) work().Dispose();
+        Synchronize(device);
+        return clock.Elapsed.TotalSeconds / times;
+    }
+
+    private static void Synchronize(Device device)
+    {
+        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
+    }
+
+    private static string DeviceName(Device device) =>
+        device.type == DeviceType.CUDA ? NvidiaSmi("name") ?? "CUDA GPU" : $"CPU x{Environment.ProcessorCount}";
+
+    /// <summary>Memory in use on the card per nvidia-smi (PyTorch's caching allocator keeps the peak reserved).</summary>
+    private static string GpuMemory(Device device) =>
+        device.type == DeviceType.CUDA && NvidiaSmi("memory.used") is { } used ? used : "-";
+
+    private static string? NvidiaSmi(string query)
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo("nvidia-smi", $"--query-gpu={query} --format=csv,noheader") { RedirectStandardOutput = true });
+            string text = process!.StandardOutput.ReadToEnd().Trim();
+            process.WaitForExit();
+            return text.Split('\n')[0];
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+    }
+
+    private static int[] Ints(string list) => list.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+}
