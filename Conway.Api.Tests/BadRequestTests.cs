@@ -23,6 +23,9 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
     private static BadRequest Batch(object body, string key, string detail) =>
         new("/predict/batch", "application/json", JsonSerializer.SerializeToUtf8Bytes(body), HttpStatusCode.BadRequest, key, detail);
 
+    private static BadRequest Convert(object body, string key, string detail) =>
+        new("/patterns/convert", "application/json", JsonSerializer.SerializeToUtf8Bytes(body), HttpStatusCode.BadRequest, key, detail);
+
     private static string[] With(int row, string? text) => GliderRows.Select((r, i) => i == row ? text! : r).ToArray();
 
     public static readonly Dictionary<string, BadRequest> Cases = new()
@@ -65,6 +68,14 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
         ["bad board in batch"] = Batch(new { boards = new[] { GliderRows, With(7, Row("2")) } }, "boards[1]", "Row 7, column 0: '2' is not a cell"),
         ["null board in batch"] = Batch(new { boards = new[] { GliderRows, null } }, "boards[1]", "The board is missing"),
         ["bad option in batch"] = Batch(new { boards = new[] { GliderRows }, topK = 300 }, "topK", "got 300"),
+        ["convert: bad RLE"] = Convert(new { rle = "x = 3, y = 3\nbo$2bo$4o!" }, "rle", "Line 2, column 9: this row is longer than the 3 columns"),
+        ["convert: bad plaintext"] = Convert(new { cells = ".O.\n.x." }, "cells", "Line 2, column 2: 'x' is not a cell"),
+        ["convert: bad board"] = Convert(new { board = GliderRows[..5] }, "board", "32 rows; got 5"),
+        ["convert: no board"] = Convert(new { }, "$", "exactly one of 'board', 'rle' or 'cells'; got none"),
+        ["convert: rle and cells"] = Convert(new { rle = "x = 1, y = 1\no!", cells = "O" }, "$", "got 'rle' and 'cells'"),
+        ["convert: decoding option"] = Convert(new { rle = "x = 1, y = 1\no!", strategy = "speculative" }, "strategy", "Unknown property 'strategy'"),
+        ["convert: plain text"] = new("/patterns/convert", "text/plain", Encoding.UTF8.GetBytes("bo$2bo$3o!"), HttpStatusCode.UnsupportedMediaType, null, "got 'text/plain'"),
+        ["convert: body over the limit"] = new("/patterns/convert", "application/json", new byte[70_000], HttpStatusCode.RequestEntityTooLarge, null, "limit of 65536 bytes"),
     };
 
     public static TheoryData<string> CaseNames => [.. Cases.Keys];

@@ -2,17 +2,31 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Conway.Api.Endpoints;
 using Conway.Api.Serving;
+using Microsoft.Extensions.FileProviders;
 
 namespace Conway.Api;
 
 public static class Extensions
 {
-    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    public static void AddApplicationServices(this WebApplicationBuilder builder)
     {
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = DescribeStatusCodePage);
         builder.Services.ConfigureHttpJsonOptions(options => UseStrictJson(options.SerializerOptions));
         builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddModelServing();
+        UseShippedWebRootWhenNoneIsFound(builder.Environment);
+    }
+
+    /// <summary>
+    /// The page (wwwroot) is copied next to the binaries, like the model: when the content root has no wwwroot
+    /// (the service was started from another folder, e.g. <c>dotnet path/to/Conway.Api.dll</c>), serve that copy.
+    /// </summary>
+    private static void UseShippedWebRootWhenNoneIsFound(IWebHostEnvironment environment)
+    {
+        string shipped = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+        if (Directory.Exists(environment.WebRootPath) || !Directory.Exists(shipped)) return;
+        environment.WebRootPath = shipped;
+        environment.WebRootFileProvider = new PhysicalFileProvider(shipped);
     }
 
     /// <summary>The OpenAPI document at /openapi/v1.json, and Swagger UI over it at /swagger.</summary>

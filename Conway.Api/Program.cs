@@ -9,8 +9,11 @@ var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseDefaultOpenApi();
+app.UseDefaultFiles();
+app.UseStaticFiles();
 app.MapHealthEndpoints();
 app.MapPredictEndpoints();
+app.MapPatternEndpoints();
 app.Run();
 
 public partial class Program { }

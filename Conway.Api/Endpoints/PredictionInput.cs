@@ -14,18 +14,25 @@ internal sealed record PredictionInput(IReadOnlyList<Board> Boards, DecodeOption
     /// <summary>The board from exactly one of board, rle or cells; null when <paramref name="errors"/> got entries.</summary>
     public static PredictionInput? From(PredictRequest request, Dictionary<string, string[]> errors)
     {
+        Board? board = ReadBoard(request.Board, request.Rle, request.Cells, errors);
+        var options = ToDecodeOptions(request, errors);
+        return errors.Count == 0 ? new PredictionInput([board!], options) : null;
+    }
+
+    /// <summary>The board from exactly one of its three forms; null when <paramref name="errors"/> got an entry for it.</summary>
+    public static Board? ReadBoard(IReadOnlyList<string?>? rows, string? rle, string? cells, Dictionary<string, string[]> errors)
+    {
         var forms = new (string Field, bool Given, Func<Board> Parse)[]
         {
-            ("board", request.Board is not null, () => Board.FromRows(request.Board)),
-            ("rle", request.Rle is not null, () => PatternFormats.ParseRle(request.Rle!)),
-            ("cells", request.Cells is not null, () => PatternFormats.ParsePlaintext(request.Cells!)),
+            ("board", rows is not null, () => Board.FromRows(rows)),
+            ("rle", rle is not null, () => PatternFormats.ParseRle(rle!)),
+            ("cells", cells is not null, () => PatternFormats.ParsePlaintext(cells!)),
         };
         var given = forms.Where(form => form.Given).ToList();
         Board? board = given is [var only] ? TryParse(only.Field, only.Parse, errors) : null;
         if (given.Count != 1)
             errors["$"] = [$"Give the board as exactly one of 'board', 'rle' or 'cells'; got {(given.Count == 0 ? "none" : string.Join(" and ", given.Select(form => $"'{form.Field}'")))}."];
-        var options = ToDecodeOptions(request, errors);
-        return errors.Count == 0 ? new PredictionInput([board!], options) : null;
+        return board;
     }
 
     /// <summary>1 to <paramref name="maxBoards"/> boards; null when <paramref name="errors"/> got entries.</summary>

@@ -1,0 +1,74 @@
+using System.Diagnostics;
+
+namespace Conway.Web.Tests;
+
+/// <summary>
+/// The page served at / by the real service, in headless Chromium: each test runs one scenario of e2e.mjs
+/// (playwright-core) against the service started once for the class, and passes when the script exits 0.
+/// Screenshots go to artifacts/screenshots.
+/// </summary>
+public sealed class WebPageTests(ConwayService service, ITestOutputHelper output) : IClassFixture<ConwayService>
+{
+    private static readonly TimeSpan ScenarioTimeout = TimeSpan.FromMinutes(4);
+
+    [BrowserFact]
+    public Task DrawingAGliderByClickingAndPredicting_ShowsTheModelsNextStateEqualToTheRules() =>
+        RunAsync("predicting a clicked glider shows the model next state equal to the rule");
+
+    [BrowserFact]
+    public Task PlayingFourSteps_MovesTheGliderOneCellDownAndRight_OnTheModelAndTheRuleAlike() =>
+        RunAsync("playing four steps moves the glider one cell down and right");
+
+    [BrowserFact]
+    public Task PastingInvalidRle_ShowsTheServicesValidationMessage_AndKeepsTheBoard() =>
+        RunAsync("pasting invalid rle shows the service validation message and keeps the board");
+
+    [BrowserFact]
+    public Task PastedRleAndPlaintext_LoadOntoTheBoard_AndCopyAsRleRoundTrips() =>
+        RunAsync("pasted rle and plaintext load onto the board and copy as rle round trips");
+
+    [BrowserFact]
+    public Task BusyUnavailableOrUnreachableService_ShowsAClearMessage_AndStopsPlay() =>
+        RunAsync("busy unavailable and unreachable service show clear messages and stop play");
+
+    [BrowserFact]
+    public Task KeyboardAlone_MovesTheCursor_TogglesCells_AndRunsTheShortcuts() =>
+        RunAsync("keyboard alone moves the cursor toggles cells and runs the shortcuts");
+
+    [BrowserFact]
+    public Task AtPhoneWidth_ThePageFitsTheScreen() =>
+        RunAsync("at 390 px wide the page fits the screen");
+
+    private async Task RunAsync(string scenario)
+    {
+        var start = new ProcessStartInfo("node")
+        {
+            ArgumentList = { "e2e.mjs", service.BaseUrl.ToString(), Browser.Screenshots, scenario },
+            WorkingDirectory = Browser.WebTestsDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["CHROMIUM_PATH"] = Browser.Chromium;
+        using var node = Process.Start(start)!;
+        var stdout = node.StandardOutput.ReadToEndAsync();
+        var stderr = node.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(ScenarioTimeout);
+        bool finished = true;
+        try
+        {
+            await node.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            finished = false;
+            node.Kill(entireProcessTree: true);
+            await node.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
+        }
+        string printed = $"{await stdout}{await stderr}".TrimEnd();
+        output.WriteLine(printed);
+
+        string failure = finished ? $"exited with {node.ExitCode}" : $"did not finish within {ScenarioTimeout.TotalMinutes} minutes";
+        Assert.True(finished && node.ExitCode == 0,
+            $"e2e.mjs '{scenario}' {failure}:\n{printed}\n--- the service's last lines ---\n{service.Output}");
+    }
+}

@@ -1,0 +1,276 @@
+// End-to-end tests of Conway.Api's page in Debian's headless Chromium (/usr/bin/chromium), driven by playwright-core.
+// Usage: node e2e.mjs <baseUrl> [screenshotDir] [scenario ...]     (every scenario when none is named)
+// Prints "ok - <scenario>" or "not ok - <scenario>" with the reason, then "N passed, N failed"; exits 1 on any failure.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [baseUrl, shots = 'artifacts/screenshots', ...only] = process.argv.slice(2);
+if (!baseUrl) {
+  console.error('usage: node e2e.mjs <baseUrl> [screenshotDir] [scenario ...]');
+  process.exit(2);
+}
+const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'];
+const MODEL_TIMEOUT = 120_000; // a prediction takes about a second on a 2-core CPU, the first one a few more
+const UI_TIMEOUT = 15_000;
+
+// ---- Boards as the page shows them: data-cells holds 1024 '0'/'1', row-major ----
+
+const SIZE = 32;
+const board = cells => {
+  const chars = Array(SIZE * SIZE).fill('0');
+  for (const [r, c] of cells) chars[r * SIZE + c] = '1';
+  return chars.join('');
+};
+const moved = (cells, dr, dc) => cells.map(([r, c]) => [r + dr, c + dc]);
+const GLIDER = [[5, 6], [6, 7], [7, 5], [7, 6], [7, 7]];           // heading down and right
+const GLIDER_NEXT = [[6, 5], [6, 7], [7, 6], [7, 7], [8, 6]];      // its next generation
+const GLIDER_AFTER_4 = moved(GLIDER, 1, 1);                        // four generations on: one cell down and right
+const GLIDER_AT_ORIGIN = moved(GLIDER, -5, -5);
+
+// ---- Page helpers ----
+
+async function open(browser, viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: viewport.width < 500 ? 2 : 1 });
+  const page = await context.newPage();
+  page.setDefaultTimeout(UI_TIMEOUT);
+  page.errors = [];
+  page.on('pageerror', error => page.errors.push(error.message));
+  await page.goto(baseUrl);
+  await page.waitForFunction(() => document.querySelector('#pattern option')?.value === 'block'); // the catalogue is in
+  return page;
+}
+
+async function close(page) {
+  assert.deepEqual(page.errors, [], 'the page threw');
+  await page.context().close();
+}
+
+const cellsOf = (page, id) => page.getAttribute(`#${id}`, 'data-cells');
+const text = (page, selector) => page.locator(selector).innerText();
+
+async function clickCell(page, r, c) {
+  const box = await page.locator('#editor').boundingBox();
+  await page.mouse.click(box.x + ((c + 0.5) * box.width) / SIZE, box.y + ((r + 0.5) * box.height) / SIZE);
+}
+
+/** Waits until no request is in flight (the page marks its body busy from the click that starts one). */
+const settled = page => page.waitForFunction(() => !document.body.classList.contains('busy'), null, { timeout: MODEL_TIMEOUT });
+
+async function noMessage(page) {
+  if (await page.locator('#message').isVisible()) assert.fail(`the page shows: ${await text(page, '#message')}`);
+}
+
+async function drawGlider(page) {
+  for (const [r, c] of GLIDER) await clickCell(page, r, c);
+  assert.equal(await cellsOf(page, 'editor'), board(GLIDER), 'the clicked cells are the glider');
+  assert.equal(await text(page, '#population'), '5 alive');
+}
+
+// ---- Scenarios ----
+
+const scenarios = {
+  async 'predicting a clicked glider shows the model next state equal to the rule'(browser) {
+    const page = await open(browser);
+    await drawGlider(page);
+
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+
+    await noMessage(page);
+    assert.equal(await cellsOf(page, 'rule'), board(GLIDER_NEXT), "the rule's next state of the glider");
+    assert.equal(await cellsOf(page, 'model'), await cellsOf(page, 'rule'), "the model's next state is the rule's");
+    assert.match(await text(page, '#summary'), /Step 1: the model matches the exact rule/);
+    assert.match(await text(page, '#latency'), /^\d+ ms \(round trip \d+ ms\)$/);
+    assert.match(await text(page, '#used-strategy'), /^speculative · model [0-9a-f]{12}$/);
+    assert.equal(await text(page, '#step'), '1');
+    await page.screenshot({ path: join(shots, 'page.png'), fullPage: true });
+
+    await page.getByLabel('P(alive) heat map').check();
+    assert.notEqual(await page.evaluate(() => document.getElementById('model').dataset.cells), '', 'the heat map keeps the cells');
+    await page.screenshot({ path: join(shots, 'page-heat-map.png'), fullPage: true });
+    await close(page);
+  },
+
+  async 'playing four steps moves the glider one cell down and right'(browser) {
+    const page = await open(browser);
+    await drawGlider(page);
+    await page.locator('#delay').fill('1500'); // a pause after each step, so Stop lands before a fifth
+
+    await page.locator('h1').click(); // focus off the board: Space is the page's Play/Stop
+    await page.keyboard.press('Space');
+    assert.equal(await page.getAttribute('#play', 'data-playing'), 'true');
+    await page.waitForFunction(() => document.getElementById('step').textContent === '4' || !document.getElementById('message').hidden,
+      null, { timeout: 4 * MODEL_TIMEOUT });
+    await page.keyboard.press('Space');
+    await settled(page);
+
+    await noMessage(page);
+    assert.equal(await page.getAttribute('#play', 'data-playing'), 'false');
+    assert.equal(await text(page, '#step'), '4');
+    assert.equal(await cellsOf(page, 'rule'), board(GLIDER_AFTER_4), "the rule's glider after four steps");
+    assert.equal(await cellsOf(page, 'model'), board(GLIDER_AFTER_4), "the model's own glider after four steps");
+    assert.equal(await text(page, '#diverged'), 'not yet');
+    assert.equal(await cellsOf(page, 'editor'), board(GLIDER), 'the board keeps the start');
+    await page.screenshot({ path: join(shots, 'play.png'), fullPage: true });
+    await close(page);
+  },
+
+  async 'pasting invalid rle shows the service validation message and keeps the board'(browser) {
+    const page = await open(browser);
+    await drawGlider(page);
+
+    await page.getByLabel('Pattern text').fill('x = 3, y = 3\nbo$2bo$4o!');
+    await page.getByRole('button', { name: 'Load text' }).click();
+
+    const message = page.locator('#message');
+    await message.waitFor({ state: 'visible' });
+    assert.equal(await message.innerText(),
+      'The service rejected the input: rle: Line 2, column 9: this row is longer than the 3 columns the header declares (x = 3).');
+    assert.equal(await message.getAttribute('role'), 'alert');
+    assert.equal(await cellsOf(page, 'editor'), board(GLIDER), 'the board is unchanged');
+    await page.screenshot({ path: join(shots, 'error.png') });
+
+    await page.getByLabel('Pattern text').fill('#C too big for the service\n' + 'b'.repeat(1100 * 1024));
+    await page.getByRole('button', { name: 'Load text' }).click();
+    await page.waitForFunction(() => document.getElementById('message').textContent.startsWith('Too large'));
+    assert.equal(await message.innerText(), 'Too large for the service: The body is larger than the limit of 1048576 bytes.');
+    await close(page);
+  },
+
+  async 'pasted rle and plaintext load onto the board and copy as rle round trips'(browser) {
+    const page = await open(browser);
+    const textBox = page.getByLabel('Pattern text');
+
+    await textBox.fill('#N Glider\nx = 3, y = 3, rule = B3/S23\nbo$2bo$3o!');
+    await page.getByRole('button', { name: 'Load text' }).click();
+    await page.waitForFunction(() => document.getElementById('message').textContent.startsWith('Loaded RLE'));
+    assert.equal(await cellsOf(page, 'editor'), board(GLIDER_AT_ORIGIN));
+
+    await page.keyboard.press('Tab'); // out of the text box, where letters are typing, not shortcuts
+    await page.keyboard.press('c');
+    assert.equal(await text(page, '#population'), '0 alive');
+    await textBox.fill('!Name: Glider\n.O.\n..O\nOOO');
+    await page.getByRole('button', { name: 'Load text' }).click();
+    await page.waitForFunction(() => document.getElementById('message').textContent.startsWith('Loaded plaintext'));
+    assert.equal(await cellsOf(page, 'editor'), board(GLIDER_AT_ORIGIN));
+
+    await page.getByRole('combobox', { name: 'Pattern' }).selectOption('pulsar');
+    const pulsar = await cellsOf(page, 'editor');
+    assert.equal([...pulsar].filter(cell => cell === '1').length, 48, 'the pulsar has 48 cells');
+    await page.getByRole('button', { name: 'Copy as RLE' }).click();
+    await page.waitForFunction(() => document.getElementById('text').value.startsWith('x = 32, y = 32, rule = B3/S23\n'));
+    await page.getByRole('button', { name: /^Clear/ }).click();
+    await page.getByRole('button', { name: 'Load text' }).click();
+    await page.waitForFunction(() => document.getElementById('message').textContent === 'Loaded RLE: 48 alive.');
+    assert.equal(await cellsOf(page, 'editor'), pulsar, 'the copied RLE loads back as the same board');
+    await close(page);
+  },
+
+  async 'busy unavailable and unreachable service show clear messages and stop play'(browser) {
+    const page = await open(browser);
+    await drawGlider(page);
+    const problem = (status, title, detail, headers = {}) => route => route.fulfill({
+      status, headers: { 'Content-Type': 'application/problem+json', ...headers }, body: JSON.stringify({ status, title, detail }),
+    });
+    const message = page.locator('#message');
+
+    await page.route('**/predict', problem(429, 'Too Many Requests',
+      "The model's queue is full (1024 requests waiting); retry after a second.", { 'Retry-After': '1' }));
+    await page.getByRole('button', { name: /^Play/ }).click();
+    await settled(page);
+    assert.equal(await message.innerText(),
+      "The model is busy: The model's queue is full (1024 requests waiting); retry after a second. Try again in 1 s.");
+    assert.equal(await page.getAttribute('#play', 'data-playing'), 'false', 'play stops on an error');
+    assert.equal(await text(page, '#step'), '0');
+
+    await page.unroute('**/predict');
+    await page.route('**/predict', problem(503, 'Service Unavailable', 'The model failed to load; see the service log.'));
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+    assert.equal(await message.innerText(), 'The model is not available: The model failed to load; see the service log.');
+
+    await page.unroute('**/predict');
+    await page.route('**/predict', route => route.abort('connectionrefused'));
+    await page.getByRole('button', { name: /^Step/ }).click();
+    await settled(page);
+    assert.match(await message.innerText(), /^Could not reach the service \(.+\)\. Is it running\?$/);
+    await close(page);
+  },
+
+  async 'keyboard alone moves the cursor toggles cells and runs the shortcuts'(browser) {
+    const page = await open(browser);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'editor', 'the board is the first stop');
+    for (const key of ['ArrowDown', 'ArrowDown', 'ArrowRight', 'ArrowRight', 'ArrowRight', 'Enter']) await page.keyboard.press(key);
+    assert.equal(await cellsOf(page, 'editor'), board([[2, 3]]));
+    for (const key of ['ArrowUp', 'ArrowUp', 'ArrowUp', 'Space']) await page.keyboard.press(key); // wraps round the torus
+    assert.equal(await cellsOf(page, 'editor'), board([[2, 3], [31, 3]]));
+    assert.equal(await text(page, '#announce'), 'Row 32, column 4: alive');
+    await page.keyboard.press('Space');
+    assert.equal(await cellsOf(page, 'editor'), board([[2, 3]]), 'Space toggles back');
+
+    await page.keyboard.press('r');
+    assert.ok(Number((await text(page, '#population')).split(' ')[0]) > 50, 'R randomises');
+    await page.keyboard.press('c');
+    assert.equal(await text(page, '#population'), '0 alive', 'C clears');
+    await page.keyboard.press('h');
+    assert.equal(await page.isChecked('#heat'), true, 'H turns the heat map on');
+
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'predict');
+    assert.equal(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle), 'solid', 'focus is visible');
+    await page.keyboard.press('p');
+    await settled(page);
+    await noMessage(page);
+    assert.equal(await text(page, '#step'), '1', 'P predicts');
+
+    for (const [role, name] of [['application', 'Board editor, 32 by 32 cells'], ['img', /^The model's state at step 1/],
+      ['img', /^The exact rule's state at step 1/], ['combobox', 'Strategy'], ['combobox', 'Pattern'], ['slider', /^Density/],
+      ['slider', /^Delay between steps/], ['textbox', 'Pattern text'], ['button', 'Copy as RLE']])
+      assert.equal(await page.getByRole(role, { name }).count(), 1, `one ${role} named ${name}`);
+    await close(page);
+  },
+
+  async 'at 390 px wide the page fits the screen'(browser) {
+    const page = await open(browser, { width: 390, height: 844 });
+    await page.getByRole('combobox', { name: 'Pattern' }).selectOption('glider');
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+    await noMessage(page);
+
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390, 'no sideways scrolling');
+    for (const element of await page.locator('canvas, button, select, textarea, input').all()) {
+      const box = await element.boundingBox();
+      assert.ok(box.x >= 0 && box.x + box.width <= 390, `${await element.evaluate(e => e.id || e.outerHTML)} is inside the screen`);
+    }
+    const editor = await page.locator('#editor').boundingBox();
+    assert.ok(editor.width >= 300, `the board is big enough to draw on (${editor.width} px)`);
+    await page.screenshot({ path: join(shots, 'page-390.png'), fullPage: true });
+    await close(page);
+  },
+};
+
+// ---- Runner ----
+
+const names = only.length ? only : Object.keys(scenarios);
+mkdirSync(shots, { recursive: true });
+const browser = await chromium.launch({ executablePath, args: chromiumArgs, headless: true, timeout: 60_000 });
+let failed = 0;
+for (const name of names) {
+  const started = Date.now();
+  try {
+    if (!scenarios[name]) throw new Error(`no scenario is named '${name}'; there are: ${Object.keys(scenarios).join('; ')}`);
+    await scenarios[name](browser);
+    console.log(`ok - ${name} (${Date.now() - started} ms)`);
+  } catch (error) {
+    failed++;
+    console.log(`not ok - ${name} (${Date.now() - started} ms)\n${error.stack ?? error}`);
+  }
+}
+await browser.close();
+console.log(`${names.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
