@@ -91,20 +91,20 @@ public static class BenchCommand
         long n = gpu ? 1L << 30 : 1L << 25;                      // 2 GiB of bf16 on a GPU, 64 MiB on a CPU
         var src = rand(n, ScalarType.Float32, device).to(ScalarType.BFloat16);
         var dst = empty_like(src);
-        double copy = Time(() => dst.copy_(src), device, gpu ? 20 : 3);
+        double copy = Time(() => dst.copy_(src), device, gpu ? 20 : 3);   // copy_ returns dst itself: not disposed
         int m = gpu ? 8192 : 1024;
         var a = randn(m, m, ScalarType.Float32, device).to(ScalarType.BFloat16);
         var b = randn(m, m, ScalarType.Float32, device).to(ScalarType.BFloat16);
-        double mm = Time(() => a.mm(b), device, gpu ? 20 : 3);
+        double mm = Time(() => a.mm(b).Dispose(), device, gpu ? 20 : 3);
         return (2.0 * n * 2 / copy, 2.0 * m * m * m / mm);
     }
 
-    private static double Time(Func<Tensor> work, Device device, int times)
+    private static double Time(Action work, Device device, int times)
     {
-        work().Dispose();
+        work();
         Synchronize(device);
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < times; i++) work().Dispose();
+        for (int i = 0; i < times; i++) work();
         Synchronize(device);
         return clock.Elapsed.TotalSeconds / times;
     }

@@ -4,6 +4,7 @@ using Conway.Cli;
 var verbs = new Dictionary<string, (string Help, Func<CliArgs, int> Run)>
 {
     ["train"] = ("train LifeGPT from scratch on fresh boards from the exact rule", TrainCommand.Run),
+    ["load"] = ("a bounded HTTP load test of a running service on loopback", LoadCommand.Run),
     ["bench"] = ("time greedy decoding (strategy x batch) against the card's floors", BenchCommand.Run),
 };
 

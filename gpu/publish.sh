@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares .gpu/ for the GPU machine (no .NET, no network there; PyTorch's CUDA libtorch is):
 #   .gpu/dotnet.tar.xz   this machine's .NET runtime with ASP.NET Core (../shared/gpu/pack.sh)
+#   .gpu/data/           the LifeGPT test sets (../shared does not travel)
 #   .gpu/app/<Project>/  framework-dependent publish with the 'external' backend: managed TorchSharp only,
 #                        so TorchSharp loads the machine's CUDA libtorch instead of a CPU one.
 # Usage: gpu/publish.sh [Project ...]   (default: Conway.Cli Conway.Api)
@@ -8,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 projects=("${@:-Conway.Cli Conway.Api}")
 ../shared/gpu/pack.sh "$PWD/.gpu" >/dev/null
+mkdir -p .gpu/data && cp ../shared/data/lifegpt/*.csv .gpu/data/
 for p in ${projects[@]}; do
   rm -rf ".gpu/app/$p"
   # a separate artifacts path keeps the external build's obj/bin apart from the default CPU build

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using Conway.Boards;
+
+namespace Conway.Cli;
+
+/// <summary>
+/// <c>conway load</c>: a bounded HTTP load test of a running service (meant for loopback): a fixed number of requests
+/// from N concurrent clients, each answer checked against the exact rule. Prints one Markdown table row.
+/// </summary>
+public static class LoadCommand
+{
+    public static int Run(CliArgs args)
+    {
+        var url = new Uri(args.String("url", "http://127.0.0.1:8080"));
+        int concurrency = args.Int("concurrency", 32);
+        int requests = args.Int("requests", 1000);
+        int boardsPerRequest = args.Int("boards", 1);
+        string strategy = args.String("strategy", "speculative");
+        int seconds = args.Int("timeout", 300);
+        args.EnsureAllUsed();
+        if (!url.IsLoopback) throw new CliUsageException("the load test only targets loopback addresses");
+
+        using var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(seconds) };
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        var latencies = new double[requests];
+        var statuses = new int[requests];
+        int next = -1, wrong = 0;
+        var clock = Stopwatch.StartNew();
+        var clients = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        {
+            for (int i; (i = Interlocked.Increment(ref next)) < requests && !deadline.IsCancellationRequested;)
+            {
+                var boards = Enumerable.Range(0, boardsPerRequest).Select(j => Board.Random(0.3, new Random(i * 7919 + j))).ToArray();
+                object body = boardsPerRequest == 1
+                    ? new { board = boards[0].ToRows(), strategy }
+                    : new { boards = boards.Select(b => b.ToRows()).ToArray(), strategy };
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    using var response = await http.PostAsJsonAsync(boardsPerRequest == 1 ? "predict" : "predict/batch", body, deadline.Token);
+                    statuses[i] = (int)response.StatusCode;
+                    if (response.IsSuccessStatusCode && !await AllMatchRule(response, boards, boardsPerRequest)) Interlocked.Increment(ref wrong);
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    statuses[i] = -1;
+                }
+                latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            }
+        })).ToArray();
+        Task.WaitAll(clients);
+        double elapsed = clock.Elapsed.TotalSeconds;
+
+        int sent = Math.Min(requests, next);
+        var ok = Enumerable.Range(0, sent).Where(i => statuses[i] == 200).Select(i => latencies[i]).Order().ToArray();
+        string Percentile(double p) => ok.Length == 0 ? "-" : ok[Math.Max(0, (int)Math.Ceiling(p * ok.Length) - 1)].ToString("F1", CultureInfo.InvariantCulture);
+        var byStatus = string.Join(", ", statuses.Take(sent).GroupBy(s => s).OrderBy(g => g.Key).Select(g => $"{(g.Key < 0 ? "no answer" : g.Key)}: {g.Count()}"));
+        Console.WriteLine("| concurrency | boards/request | requests | statuses | requests/s | boards/s | p50 ms | p99 ms | answers ≠ rule |");
+        Console.WriteLine("| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {concurrency} | {boardsPerRequest} | {sent} | {byStatus} | {ok.Length / elapsed:F1} | {ok.Length * boardsPerRequest / elapsed:F1} | {Percentile(0.5)} | {Percentile(0.99)} | {wrong} |"));
+        return ok.Length == sent && wrong == 0 ? 0 : 1;
+    }
+
+    private static async Task<bool> AllMatchRule(HttpResponseMessage response, Board[] boards, int boardsPerRequest)
+    {
+        if (boardsPerRequest == 1)
+        {
+            var single = await response.Content.ReadFromJsonAsync<Answer>();
+            return single is not null && Board.FromRows(single.Next).Equals(LifeRule.Step(boards[0]));
+        }
+        var batch = await response.Content.ReadFromJsonAsync<BatchAnswer>();
+        return batch is not null && batch.Results.Zip(boards).All(p => Board.FromRows(p.First.Next).Equals(LifeRule.Step(p.Second)));
+    }
+
+    private sealed record Answer(string[] Next);
+
+    private sealed record BatchAnswer(Answer[] Results);
+}
