@@ -6,6 +6,7 @@ var verbs = new Dictionary<string, (string Help, Func<CliArgs, int> Run)>
     ["train"] = ("train LifeGPT from scratch on fresh boards from the exact rule", TrainCommand.Run),
     ["load"] = ("a bounded HTTP load test of a running service on loopback", LoadCommand.Run),
     ["bench"] = ("time greedy decoding (strategy x batch) against the card's floors", BenchCommand.Run),
+    ["eval"] = ("greedy accuracy against the rule: random boards, patterns, paper test set, rollouts", EvalCommand.Run),
 };
 
 if (args.Length == 0 || !verbs.TryGetValue(args[0], out var verb))
