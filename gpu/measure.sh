@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-artifacts/gpu}; mkdir -p "$out"
-source gpu/env.sh | tee "$out/bench.log"
+source gpu/env.sh > "$out/bench.log"; cat "$out/bench.log"   # not in a pipe: the exports must stay in this shell
 conway() { dotnet /tmp/conway/conway.dll "$@"; }
 model=$PWD/models/lifegpt.safetensors
 

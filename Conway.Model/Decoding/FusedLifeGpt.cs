@@ -67,6 +67,9 @@ public sealed class FusedLifeGpt : IDisposable
         var sin = _sin.narrow(0, start, l);
         for (int i = 0; i < _attention.Length; i++)
         {
+            // one scope per layer, x updated in place: a layer's intermediates are freed before the next layer runs
+            // (one scope for the whole pass held all 12 layers' at once: 124 GB at 256 boards, out of memory at 512)
+            using var layerScope = NewDisposeScope();
             var a = _attention[i];
             var qkv = F.linear(Norm(x, a.Norm), a.Qkv).view(b, l, 3, LifeGptShape.Heads, LifeGptShape.HeadDim).permute(2, 0, 3, 1, 4);
             var q = RotaryEmbedding.Apply(qkv[0], cos, sin);
@@ -76,8 +79,8 @@ public sealed class FusedLifeGpt : IDisposable
             var (keys, values) = layer.Upto(start + (int)l);
             var o = start == 0 ? F.scaled_dot_product_attention(q, keys, values, is_casual: true)
                 : Attention.CachedAttention(q, keys, values, start);
-            x = x.add_(o.transpose(1, 2).reshape(b, l, -1).matmul(a.OutT));
-            x = FeedForward(x, _feedForward[i]);
+            x.add_(o.transpose(1, 2).reshape(b, l, -1).matmul(a.OutT));
+            FeedForward(x, _feedForward[i]);
         }
         var h = Norm(x.narrow(1, logitsFrom, l - logitsFrom), _finalNorm);
         return F.linear(h, cellsOnly ? _cellLogits : _logits).MoveToOuterDisposeScope();
