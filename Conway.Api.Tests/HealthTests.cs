@@ -13,7 +13,7 @@ public sealed class HealthTests
         var predictor = new RulePredictor();
         await using var api = new ApiFactory
         {
-            LoadModel = _ =>
+            LoadModel = (_, _) =>
             {
                 loading.Wait(TimeSpan.FromSeconds(30));
                 return predictor;
@@ -40,7 +40,10 @@ public sealed class HealthTests
             var model = body["checks"]!["model"]!["data"]!;
             Assert.Equal(RulePredictor.Sha256, (string)model["sha256"]!);
             Assert.Equal(1234, (long)model["parameters"]!);
-            Assert.Equal("cpu", (string)model["device"]!);
+            Assert.Equal("closed", (string)model["circuit"]!);
+            var device = Assert.Single(model["devices"]!.AsArray())!;
+            Assert.Equal("cpu", (string)device["device"]!);
+            Assert.Equal("ready", (string)device["state"]!);
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/live")).StatusCode);
             Assert.Empty(api.Logs.AtLeast(LogLevel.Error));
         }
@@ -53,7 +56,7 @@ public sealed class HealthTests
     [Fact]
     public async Task FailedModelLoad_KeepsReadiness503AndPredictAnswers503()
     {
-        await using var api = new ApiFactory { LoadModel = _ => throw new FileNotFoundException("No checkpoint at /models/missing.pt") };
+        await using var api = new ApiFactory { LoadModel = (_, _) => throw new FileNotFoundException("No checkpoint at /models/missing.pt") };
         var client = api.CreateClient();
         await Eventually(() => api.Worker.State == ModelState.Failed, "the load has failed");
 
