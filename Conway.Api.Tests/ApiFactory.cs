@@ -33,6 +33,13 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
         return this;
     }
 
+    /// <summary>
+    /// A client of its own (not disposed with the factory, unlike <see cref="WebApplicationFactory{T}.CreateClient()"/>'s)
+    /// for the Kestrel server of <see cref="OnLoopback"/>, with no limit on connections.
+    /// </summary>
+    public HttpClient CreateLoopbackClient() =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue }) { BaseAddress = CreateClient().BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+
     /// <summary>A client once every device is ready, with the self-tests' calls forgotten, so tests see only their own.</summary>
     public async Task<HttpClient> StartAsync()
     {

@@ -22,6 +22,14 @@ public sealed class ModelOptions : IValidatableObject
     [Required, RegularExpression(DeviceList.Pattern, ErrorMessage = "Model:Devices is 'auto' or a comma-separated list of cpu, cuda and cuda:N.")]
     public string Devices { get; set; } = "auto";
 
+    /// <summary>
+    /// Most boards the model decodes in one pass (its memory peak; a batch runs as several passes, and a cancelled
+    /// batch stops between them). 0: the predictor's default, 16 on the CPU and 256 on CUDA. On the CPU a board
+    /// needs about 1 GB at the peak of its pass (float32 attention over 2069 tokens), so small hosts set 2 to 4.
+    /// </summary>
+    [Range(0, 65536)]
+    public int BoardsPerPass { get; set; }
+
     /// <summary>A worker stops gathering a batch once it holds this many boards.</summary>
     [Range(1, 65536)]
     public int MaxBatchBoards { get; set; } = 64;

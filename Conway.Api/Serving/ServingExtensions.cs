@@ -18,7 +18,7 @@ public static class ServingExtensions
         services.AddOptions<HostOptions>().Configure<IOptions<ModelOptions>>(
             (host, model) => host.ShutdownTimeout = TimeSpan.FromSeconds(model.Value.DrainSeconds));
 
-        services.AddSingleton<PredictorFactory>(_ => (options, device) => new LifeGptServingPredictor(LifeGptPredictor.Load(options.Path, device)));
+        services.AddSingleton<PredictorFactory>(_ => (options, device) => new LifeGptServingPredictor(LifeGptPredictor.Load(options.Path, device, options.BoardsPerPass)));
 
         services.AddSingleton<InferenceEngine>();
         services.AddSingleton<ModelWorker>();
