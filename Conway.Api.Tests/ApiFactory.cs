@@ -41,10 +41,10 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
         new(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue }) { BaseAddress = CreateClient().BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
 
     /// <summary>A client once every device is ready, with the self-tests' calls forgotten, so tests see only their own.</summary>
-    public async Task<HttpClient> StartAsync()
+    public async Task<HttpClient> StartAsync(int seconds = 10)
     {
         var client = CreateClient();
-        await Given.Eventually(() => Worker.Devices is { Count: > 0 } devices && devices.All(device => device.State == ModelState.Ready), "every device is ready");
+        await Given.Eventually(() => Worker.Devices is { Count: > 0 } devices && devices.All(device => device.State == ModelState.Ready), "every device is ready", seconds);
         Predictor.Calls.Clear();
         return client;
     }

@@ -65,6 +65,8 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
         ["bad board in batch"] = Batch(new { boards = new[] { GliderRows, With(7, Row("2")) } }, "boards[1]", "Row 7, column 0: '2' is not a cell"),
         ["null board in batch"] = Batch(new { boards = new[] { GliderRows, null } }, "boards[1]", "The board is missing"),
         ["bad option in batch"] = Batch(new { boards = new[] { GliderRows }, topK = 300 }, "topK", "got 300"),
+        ["deadline 0"] = Single(new { board = GliderRows, deadlineMs = 0 }, "deadlineMs", "at least 1 (milliseconds); got 0"),
+        ["fractional deadline"] = Single(new { board = GliderRows, deadlineMs = 2.5 }, "deadlineMs", "Int32"),
     };
 
     public static TheoryData<string> CaseNames => [.. Cases.Keys];
@@ -95,6 +97,22 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/nope")).StatusCode);
 
         Assert.Empty(fresh.Logs.AtLeast(LogLevel.Error));
+    }
+
+    [Theory]
+    [InlineData("soon")]
+    [InlineData("0")]
+    [InlineData("-5")]
+    [InlineData("1.5")]
+    [InlineData("99999999999")]
+    public async Task BadDeadlineHeader_Is400NamingTheHeader(string value)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/predict") { Content = Json(new { board = GliderRows }) };
+        request.Headers.Add("X-Deadline-Ms", value);
+
+        var problem = await AssertProblem(await api.CreateClient().SendAsync(request), HttpStatusCode.BadRequest);
+
+        Assert.Contains($"got '{value}'", (string)problem["errors"]!["X-Deadline-Ms"]![0]!);
     }
 
     [Fact]

@@ -18,7 +18,7 @@ public static class ServingExtensions
         services.AddOptions<HostOptions>().Configure<IOptions<ModelOptions>>(
             (host, model) => host.ShutdownTimeout = TimeSpan.FromSeconds(model.Value.DrainSeconds));
 
-        services.AddSingleton<PredictorFactory>(_ => (options, device) => new LifeGptServingPredictor(LifeGptPredictor.Load(options.Path, device, options.BoardsPerPass)));
+        services.AddSingleton<PredictorFactory>(_ => LoadLifeGpt);
 
         services.AddSingleton<InferenceEngine>();
         services.AddSingleton<ModelWorker>();
@@ -26,4 +26,8 @@ public static class ServingExtensions
         services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ReadyTag]);
         return services;
     }
+
+    /// <summary>The real model: <see cref="ModelOptions.Path"/> loaded onto <paramref name="device"/>.</summary>
+    public static ICancellablePredictor LoadLifeGpt(ModelOptions options, string device) =>
+        new LifeGptServingPredictor(LifeGptPredictor.Load(options.Path, device, options.BoardsPerPass));
 }
