@@ -57,7 +57,7 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("Api:MaxRequestBodyBytes", "65536");
         builder.UseSetting("RateLimit:PermitsPerSecond", "0");
         foreach (var (key, value) in Settings) builder.UseSetting(key, value);
-        builder.ConfigureLogging(logging => logging.AddProvider(Logs));
+        builder.ConfigureLogging(logging => logging.ClearProviders().AddProvider(Logs));
         PredictorFactory load = LoadModel ?? ((_, _) => Predictor);
         builder.ConfigureTestServices(services => services.AddSingleton(load));
     }

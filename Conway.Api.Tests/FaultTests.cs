@@ -1,5 +1,6 @@
 using System.Net;
 using System.Runtime.InteropServices;
+using Conway.Api.Serving;
 using Conway.Boards;
 using static Conway.Api.Tests.Given;
 
@@ -36,11 +37,14 @@ public sealed class FaultTests
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/live")).StatusCode);
 
         api.Predictor.Fault = _ => null;
-        await Eventually(() => client.GetAsync("/healthz/ready").Result.StatusCode == HttpStatusCode.OK, "readiness is back after the break");
+        await Eventually(() => api.Worker.Devices[0].State == ModelState.Ready && !IsOpen(api), "the break has passed");
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/ready")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/predict", Json(new { board = Glider.ToRows() }))).StatusCode);
         var ready = await BodyOf(await client.GetAsync("/healthz/ready"));
         Assert.Equal("closed", (string)ready["checks"]!["model"]!["data"]!["circuit"]!);
     }
+
+    private static bool IsOpen(ApiFactory api) => api.Services.GetRequiredService<InferenceEngine>().OpenFor > TimeSpan.Zero;
 
     [Fact]
     public async Task OutOfMemory_RetriesTheBatchSplitInHalves_UntilItFits()
@@ -79,7 +83,7 @@ public sealed class FaultTests
     {
         await using var api = new ApiFactory { Settings = { ["Model:BatchTimeoutMs"] = "200" } };
         var client = await api.StartAsync();
-        api.Predictor.Delay = TimeSpan.FromMilliseconds(100);
+        api.Predictor.Delay = TimeSpan.FromMilliseconds(300);
 
         var response = await client.PostAsync("/predict/batch", Json(new { boards = Enumerable.Repeat(Glider.ToRows(), 8) }));
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using Microsoft.Extensions.Hosting;
 using static Conway.Api.Tests.Given;
 
 namespace Conway.Api.Tests;
@@ -9,7 +8,7 @@ namespace Conway.Api.Tests;
 public sealed class ShutdownTests
 {
     [Fact]
-    public async Task Stopping_TurnsReadinessDownAndRefusesNewWork503_WhileAdmittedWorkCompletes()
+    public async Task StoppingAdmission_TurnsReadinessDownAndRefusesNewWork503_WhileAdmittedWorkCompletes()
     {
         using var gate = new ManualResetEventSlim();
         await using var api = new ApiFactory { Settings = { ["Model:MaxWaitMs"] = "0", ["Model:MaxBatchBoards"] = "1" } };
@@ -20,7 +19,9 @@ public sealed class ShutdownTests
             var admitted = Enumerable.Range(0, 3).Select(_ => client.PostAsync("/predict", Json(new { board = Glider.ToRows() }))).ToList();
             await Eventually(() => api.Predictor.Calls.Count == 1 && api.Worker.QueueLength == 2, "one request is in the model and two are queued");
 
-            api.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+            // what ApplicationStopping (SIGTERM) triggers; the Kestrel test below stops the whole host (the in-memory
+            // test server does not wait for responses still being written when the host is disposed)
+            api.Worker.StopAdmitting();
 
             var ready = await client.GetAsync("/healthz/ready");
             Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
@@ -47,7 +48,7 @@ public sealed class ShutdownTests
             using var client = api.CreateLoopbackClient();
             api.Predictor.Delay = TimeSpan.FromMilliseconds(100);
             var inFlight = Enumerable.Range(0, 10).Select(_ => client.PostAsync("/predict", Json(new { board = Glider.ToRows() }))).ToList();
-            await Eventually(() => api.Predictor.Calls.Count >= 1 && api.Worker.QueueLength >= 5, "the requests are in flight");
+            await Eventually(() => api.Predictor.Calls.Count + api.Worker.QueueLength == 10, "all ten requests are admitted");
 
             var clock = Stopwatch.StartNew();
             await api.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
@@ -55,7 +56,9 @@ public sealed class ShutdownTests
             Assert.All(await Task.WhenAll(inFlight).WaitAsync(TimeSpan.FromSeconds(5)), response => Assert.Equal(HttpStatusCode.OK, response.StatusCode));
             Assert.Equal(10, api.Predictor.Calls.Count);
             Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(20));
-            Assert.Contains(api.Logs.AtLeast(LogLevel.Information), entry => entry.Message == "Drained: every queued request was served");
+            var logs = api.Logs.AtLeast(LogLevel.Information).Select(entry => entry.Message).ToList();
+            Assert.Contains(logs, message => message.StartsWith("Shutting down: admitting no new work"));
+            Assert.Contains("Drained: every queued request was served", logs);
         }
         finally
         {

@@ -91,7 +91,8 @@ public sealed class ModelWorker : IHostedService
         _queue.FailAll(ModelUnavailableException.ShuttingDown());
     }
 
-    private void StopAdmitting()
+    /// <summary>From now on every new request is answered 503 and readiness is down (on ApplicationStopping, e.g. SIGTERM).</summary>
+    internal void StopAdmitting()
     {
         if (!_admitting) return;
         _admitting = false;
