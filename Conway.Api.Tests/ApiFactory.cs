@@ -1,3 +1,4 @@
+using System.Net;
 using Conway.Api.Serving;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -6,9 +7,10 @@ using Microsoft.AspNetCore.TestHost;
 namespace Conway.Api.Tests;
 
 /// <summary>
-/// The service over its real HTTP pipeline (in memory). <see cref="LoadModel"/> is the one place that decides which
-/// model the tests talk to: by default the <see cref="RulePredictor"/> test double in <see cref="Predictor"/>; end-to-end
-/// tests against a real checkpoint set it (and Model:Path) instead.
+/// The service over its real HTTP pipeline: in memory by default, or on a real Kestrel socket on 127.0.0.1 after
+/// <see cref="OnLoopback"/>. <see cref="LoadModel"/> is the one place that decides which model the tests talk to: by
+/// default the <see cref="RulePredictor"/> test double in <see cref="Predictor"/> on one CPU worker; end-to-end tests
+/// against a real checkpoint set it (and Model:Path) instead.
 /// </summary>
 public sealed class ApiFactory : WebApplicationFactory<Program>
 {
@@ -16,21 +18,47 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
 
     public PredictorFactory? LoadModel { get; init; }
 
-    /// <summary>Configuration on top of the test defaults (a small body limit and batch size, so limits are cheap to hit).</summary>
+    /// <summary>Configuration on top of the test defaults (small limits, so they are cheap to hit; no per-client rate limit).</summary>
     public Dictionary<string, string?> Settings { get; init; } = [];
 
     public CapturedLogs Logs { get; } = new();
 
     public ModelWorker Worker => Services.GetRequiredService<ModelWorker>();
 
+    /// <summary>Serve on a real Kestrel socket on 127.0.0.1 (an ephemeral port) instead of the in-memory test server.</summary>
+    public ApiFactory OnLoopback()
+    {
+        UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        StartServer();
+        return this;
+    }
+
+    /// <summary>
+    /// A client of its own (not disposed with the factory, unlike <see cref="WebApplicationFactory{T}.CreateClient()"/>'s)
+    /// for the Kestrel server of <see cref="OnLoopback"/>, with no limit on connections.
+    /// </summary>
+    public HttpClient CreateLoopbackClient() =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue }) { BaseAddress = CreateClient().BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+
+    /// <summary>A client once every device is ready, with the self-tests' calls forgotten, so tests see only their own.</summary>
+    public async Task<HttpClient> StartAsync(int seconds = 10)
+    {
+        var client = CreateClient();
+        await Given.Eventually(() => Worker.Devices is { Count: > 0 } devices && devices.All(device => device.State == ModelState.Ready), "every device is ready", seconds);
+        Predictor.Calls.Clear();
+        return client;
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Model:Path", Predictor.Info.Path);
+        builder.UseSetting("Model:Devices", "cpu");
         builder.UseSetting("Model:MaxBoardsPerRequest", "8");
         builder.UseSetting("Api:MaxRequestBodyBytes", "65536");
+        builder.UseSetting("RateLimit:PermitsPerSecond", "0");
         foreach (var (key, value) in Settings) builder.UseSetting(key, value);
-        builder.ConfigureLogging(logging => logging.AddProvider(Logs));
-        PredictorFactory load = LoadModel ?? (_ => Predictor);
+        builder.ConfigureLogging(logging => logging.ClearProviders().AddProvider(Logs));
+        PredictorFactory load = LoadModel ?? ((_, _) => Predictor);
         builder.ConfigureTestServices(services => services.AddSingleton(load));
     }
 }

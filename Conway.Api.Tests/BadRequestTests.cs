@@ -76,6 +76,8 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
         ["convert: decoding option"] = Convert(new { rle = "x = 1, y = 1\no!", strategy = "speculative" }, "strategy", "Unknown property 'strategy'"),
         ["convert: plain text"] = new("/patterns/convert", "text/plain", Encoding.UTF8.GetBytes("bo$2bo$3o!"), HttpStatusCode.UnsupportedMediaType, null, "got 'text/plain'"),
         ["convert: body over the limit"] = new("/patterns/convert", "application/json", new byte[70_000], HttpStatusCode.RequestEntityTooLarge, null, "limit of 65536 bytes"),
+        ["deadline 0"] = Single(new { board = GliderRows, deadlineMs = 0 }, "deadlineMs", "at least 1 (milliseconds); got 0"),
+        ["fractional deadline"] = Single(new { board = GliderRows, deadlineMs = 2.5 }, "deadlineMs", "Int32"),
     };
 
     public static TheoryData<string> CaseNames => [.. Cases.Keys];
@@ -106,6 +108,22 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/nope")).StatusCode);
 
         Assert.Empty(fresh.Logs.AtLeast(LogLevel.Error));
+    }
+
+    [Theory]
+    [InlineData("soon")]
+    [InlineData("0")]
+    [InlineData("-5")]
+    [InlineData("1.5")]
+    [InlineData("99999999999")]
+    public async Task BadDeadlineHeader_Is400NamingTheHeader(string value)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/predict") { Content = Json(new { board = GliderRows }) };
+        request.Headers.Add("X-Deadline-Ms", value);
+
+        var problem = await AssertProblem(await api.CreateClient().SendAsync(request), HttpStatusCode.BadRequest);
+
+        Assert.Contains($"got '{value}'", (string)problem["errors"]!["X-Deadline-Ms"]![0]!);
     }
 
     [Fact]

@@ -30,9 +30,9 @@ public static class Given
     public static async Task<JsonNode> BodyOf(HttpResponseMessage response) =>
         JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
 
-    public static async Task Eventually(Func<bool> condition, string what)
+    public static async Task Eventually(Func<bool> condition, string what, int seconds = 10)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (!condition())
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting until {what}.");

@@ -1,5 +1,6 @@
 using System.Net;
 using Conway.Api.Serving;
+using Conway.Boards;
 using static Conway.Api.Tests.Given;
 
 namespace Conway.Api.Tests;
@@ -13,7 +14,7 @@ public sealed class HealthTests
         var predictor = new RulePredictor();
         await using var api = new ApiFactory
         {
-            LoadModel = _ =>
+            LoadModel = (_, _) =>
             {
                 loading.Wait(TimeSpan.FromSeconds(30));
                 return predictor;
@@ -40,7 +41,10 @@ public sealed class HealthTests
             var model = body["checks"]!["model"]!["data"]!;
             Assert.Equal(RulePredictor.Sha256, (string)model["sha256"]!);
             Assert.Equal(1234, (long)model["parameters"]!);
-            Assert.Equal("cpu", (string)model["device"]!);
+            Assert.Equal("closed", (string)model["circuit"]!);
+            var device = Assert.Single(model["devices"]!.AsArray())!;
+            Assert.Equal("cpu", (string)device["device"]!);
+            Assert.Equal("ready", (string)device["state"]!);
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/live")).StatusCode);
             Assert.Empty(api.Logs.AtLeast(LogLevel.Error));
         }
@@ -53,7 +57,7 @@ public sealed class HealthTests
     [Fact]
     public async Task FailedModelLoad_KeepsReadiness503AndPredictAnswers503()
     {
-        await using var api = new ApiFactory { LoadModel = _ => throw new FileNotFoundException("No checkpoint at /models/missing.pt") };
+        await using var api = new ApiFactory { LoadModel = (_, _) => throw new FileNotFoundException("No checkpoint at /models/missing.pt") };
         var client = api.CreateClient();
         await Eventually(() => api.Worker.State == ModelState.Failed, "the load has failed");
 
@@ -80,5 +84,57 @@ public sealed class HealthTests
         Assert.Contains(api.Predictor.Info.Path, loaded.Message);
         Assert.Contains(RulePredictor.Sha256, loaded.Message);
         Assert.Contains("1,234 parameters, none on cpu, in 5 ms", loaded.Message);
+    }
+
+    [Fact]
+    public async Task ModelThatFailsItsSelfTest_NeverBecomesReady_AndPredictAnswers503()
+    {
+        var predictor = new RulePredictor { Step = board => board.Equals(Patterns.Named["toad"]) ? board : LifeRule.Step(board) };
+        await using var api = new ApiFactory { Predictor = predictor };
+        var client = api.CreateClient();
+        await Eventually(() => api.Worker.State == ModelState.Failed, "the self-test has failed");
+
+        var ready = await client.GetAsync("/healthz/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Equal("The model failed its self-test on cpu: toad differ from the rule.", (string)(await BodyOf(ready))["checks"]!["model"]!["description"]!);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/predict", Json(new { board = Glider.ToRows() }))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/live")).StatusCode);
+        var selfTest = Assert.Single(predictor.Calls);
+        Assert.Equal(Patterns.Names.Select(name => Patterns.Named[name]), selfTest.Boards);
+    }
+
+    [Fact]
+    public async Task SelfTest_UsesTheConfiguredPatterns_AsTheWarmUpPredict()
+    {
+        await using var api = new ApiFactory { Settings = { ["Model:SelfTestPatterns"] = "glider, pulsar" } };
+        api.CreateClient();
+        await Eventually(() => api.Worker.State == ModelState.Ready, "the model is ready");
+
+        Assert.Equal([Patterns.Named["glider"], Patterns.Named["pulsar"]], Assert.Single(api.Predictor.Calls).Boards);
+        var device = Assert.Single(api.Worker.Devices);
+        Assert.NotNull(device.WarmUpMs);
+    }
+
+    [Fact]
+    public async Task Liveness_NeverTouchesTheModel_EvenWhileItIsBusy()
+    {
+        using var gate = new ManualResetEventSlim();
+        await using var api = new ApiFactory();
+        var client = await api.StartAsync();
+        api.Predictor.Gate = gate;
+        try
+        {
+            var busy = client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
+            await Eventually(() => api.Predictor.Calls.Count == 1, "the model is busy");
+
+            for (int i = 0; i < 3; i++) Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/live")).StatusCode);
+            Assert.Single(api.Predictor.Calls);
+            gate.Set();
+            Assert.Equal(HttpStatusCode.OK, (await busy).StatusCode);
+        }
+        finally
+        {
+            gate.Set();
+        }
     }
 }

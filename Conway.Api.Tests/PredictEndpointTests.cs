@@ -45,9 +45,11 @@ public sealed class PredictEndpointTests(ApiFactory api) : IClassFixture<ApiFact
     [Fact]
     public async Task Predict_WhenTheModelDisagreesWithTheRule_ListsTheMismatchedCells()
     {
-        await using var wrong = new ApiFactory { Predictor = new RulePredictor(step: board => LifeRule.Step(board).With(5, 7, true).With(1, 0, false)) };
+        await using var wrong = new ApiFactory();
+        var client = await wrong.StartAsync();
+        wrong.Predictor.Step = board => LifeRule.Step(board).With(5, 7, true).With(1, 0, false);
 
-        var body = await BodyOf(await wrong.CreateClient().PostAsync("/predict", Json(new { board = Glider.ToRows() })));
+        var body = await BodyOf(await client.PostAsync("/predict", Json(new { board = Glider.ToRows() })));
 
         Assert.False((bool)body["matchesRule"]!);
         Assert.Equal(2, (int)body["mismatchedCells"]!);
@@ -60,8 +62,9 @@ public sealed class PredictEndpointTests(ApiFactory api) : IClassFixture<ApiFact
     public async Task Predict_PassesTheDecodingOptionsToTheModel()
     {
         await using var fresh = new ApiFactory();
+        var client = await fresh.StartAsync();
 
-        var response = await fresh.CreateClient().PostAsync("/predict", Json(new
+        var response = await client.PostAsync("/predict", Json(new
         {
             board = Glider.ToRows(), strategy = "autoregressive", temperature = 0.5, topK = 5, seed = 42,
         }));
@@ -75,8 +78,9 @@ public sealed class PredictEndpointTests(ApiFactory api) : IClassFixture<ApiFact
     public async Task PredictBatch_SendsAllItsBoardsToTheModelInOneCall()
     {
         await using var fresh = new ApiFactory();
+        var client = await fresh.StartAsync();
 
-        var response = await fresh.CreateClient().PostAsync("/predict/batch",
+        var response = await client.PostAsync("/predict/batch",
             Json(new { boards = new[] { Glider.ToRows(), Blinker.ToRows(), Block.ToRows() } }));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -92,9 +96,11 @@ public sealed class PredictEndpointTests(ApiFactory api) : IClassFixture<ApiFact
     [Fact]
     public async Task PredictBatch_CountsOnlyTheBoardsThatMatchTheRule()
     {
-        await using var wrong = new ApiFactory { Predictor = new RulePredictor(step: board => board.Equals(Blinker) ? board : LifeRule.Step(board)) };
+        await using var wrong = new ApiFactory();
+        var client = await wrong.StartAsync();
+        wrong.Predictor.Step = board => board.Equals(Blinker) ? board : LifeRule.Step(board);
 
-        var body = await BodyOf(await wrong.CreateClient().PostAsync("/predict/batch",
+        var body = await BodyOf(await client.PostAsync("/predict/batch",
             Json(new { boards = new[] { Glider.ToRows(), Blinker.ToRows() } })));
 
         Assert.Equal(2, (int)body["boards"]!);
@@ -105,9 +111,11 @@ public sealed class PredictEndpointTests(ApiFactory api) : IClassFixture<ApiFact
     [Fact]
     public async Task Predict_WhenTheModelThrows_Is500ProblemDetailWithoutInternals()
     {
-        await using var broken = new ApiFactory { Predictor = new RulePredictor(step: _ => throw new InvalidOperationException("CUDA out of memory in /work/model.cs")) };
+        await using var broken = new ApiFactory();
+        var client = await broken.StartAsync();
+        broken.Predictor.Fault = _ => new InvalidOperationException("CUDA device-side assert in /work/model.cs");
 
-        var response = await broken.CreateClient().PostAsync("/predict", Json(new { board = Glider.ToRows() }));
+        var response = await client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
 
         Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);

@@ -4,14 +4,14 @@ using static Conway.Api.Tests.Given;
 
 namespace Conway.Api.Tests;
 
-/// <summary>The model worker: batching, grouping by options, back-pressure and dropping abandoned requests.</summary>
+/// <summary>The model workers: batching, grouping by options, devices, back-pressure, deadlines and cancellation.</summary>
 public sealed class ServingTests
 {
     [Fact]
     public async Task ConcurrentRequests_AreServedByFewerModelCallsThanRequests()
     {
         await using var api = new ApiFactory { Settings = { ["Model:MaxWaitMs"] = "50" } };
-        var client = api.CreateClient();
+        var client = await api.StartAsync();
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => client.PostAsync("/predict", Json(new { board = Glider.ToRows() }))));
 
@@ -24,8 +24,9 @@ public sealed class ServingTests
     public async Task QueuedRequestsWithDifferentOptions_GoToTheModelAsSeparateCalls()
     {
         using var gate = new ManualResetEventSlim();
-        await using var api = new ApiFactory { Predictor = new RulePredictor(gate: gate), Settings = { ["Model:MaxWaitMs"] = "0" } };
-        var client = api.CreateClient();
+        await using var api = new ApiFactory { Settings = { ["Model:MaxWaitMs"] = "0" } };
+        var client = await api.StartAsync();
+        api.Predictor.Gate = gate;
         try
         {
             var first = client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
@@ -53,15 +54,54 @@ public sealed class ServingTests
     }
 
     [Fact]
+    public async Task TwoCpuWorkers_EachLoadTheirOwnModelOnTheirOwnThread_AndServeAtOnce()
+    {
+        using var gate = new ManualResetEventSlim();
+        var loadedOn = new System.Collections.Concurrent.ConcurrentQueue<(string Device, int Thread)>();
+        var predictor = new RulePredictor();
+        await using var api = new ApiFactory
+        {
+            Predictor = predictor,
+            LoadModel = (_, device) =>
+            {
+                loadedOn.Enqueue((device, Environment.CurrentManagedThreadId));
+                return predictor;
+            },
+            Settings = { ["Model:Devices"] = "cpu, cpu", ["Model:MaxWaitMs"] = "0", ["Model:MaxBatchBoards"] = "1" },
+        };
+        var client = await api.StartAsync();
+        Assert.Equal(2, api.Worker.Devices.Count);
+        Assert.Equal(2, loadedOn.Select(load => load.Thread).Distinct().Count());
+        Assert.All(loadedOn, load => Assert.Equal("cpu", load.Device));
+        predictor.Gate = gate;
+        try
+        {
+            var first = client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
+            var second = client.PostAsync("/predict", Json(new { board = Blinker.ToRows() }));
+
+            await Eventually(() => predictor.Calls.Count == 2, "both requests are in a model at once, one per worker");
+            gate.Set();
+
+            Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await second).StatusCode);
+            Assert.Equal(2, predictor.Calls.Select(call => call.Thread).Distinct().Count());
+        }
+        finally
+        {
+            gate.Set();
+        }
+    }
+
+    [Fact]
     public async Task FullQueue_Answers429WithRetryAfterAtOnce()
     {
         using var gate = new ManualResetEventSlim();
         await using var api = new ApiFactory
         {
-            Predictor = new RulePredictor(gate: gate),
             Settings = { ["Model:QueueCapacity"] = "2", ["Model:MaxWaitMs"] = "0", ["Model:MaxBatchBoards"] = "1" },
         };
-        var client = api.CreateClient();
+        var client = await api.StartAsync();
+        api.Predictor.Gate = gate;
         try
         {
             var first = client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
@@ -94,8 +134,9 @@ public sealed class ServingTests
     public async Task RequestAbortedBeforeItsBatchStarts_IsDroppedFromTheBatch()
     {
         using var gate = new ManualResetEventSlim();
-        await using var api = new ApiFactory { Predictor = new RulePredictor(gate: gate), Settings = { ["Model:MaxWaitMs"] = "0" } };
-        var client = api.CreateClient();
+        await using var api = new ApiFactory { Settings = { ["Model:MaxWaitMs"] = "0" } };
+        var client = await api.StartAsync();
+        api.Predictor.Gate = gate;
         try
         {
             var first = client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
@@ -118,5 +159,73 @@ public sealed class ServingTests
         {
             gate.Set();
         }
+    }
+
+    [Fact]
+    public async Task ClientThatLeavesDuringItsBatch_StopsTheModelBetweenDecodeSteps()
+    {
+        await using var api = new ApiFactory();
+        var client = await api.StartAsync();
+        api.Predictor.Delay = TimeSpan.FromMilliseconds(100);
+        using var abort = new CancellationTokenSource();
+
+        var abandoned = client.PostAsync("/predict/batch", Json(new { boards = Enumerable.Repeat(Glider.ToRows(), 8) }), abort.Token);
+        await Eventually(() => api.Predictor.Calls.Count == 1, "the batch is in the model");
+        await Task.Delay(150);
+        abort.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        await Eventually(() => api.Predictor.Cancelled > 0, "the model stopped part-way");
+        Assert.InRange(api.Predictor.Cancelled, 1, 7);
+        Assert.Contains(api.Logs.AtLeast(LogLevel.Information), entry => entry.Message.StartsWith("Stopped a batch of 8 boards"));
+    }
+
+    [Fact]
+    public async Task ExpiredRequest_IsAnswered504AtItsDeadline_AndDroppedBeforeItReachesTheModel()
+    {
+        using var gate = new ManualResetEventSlim();
+        await using var api = new ApiFactory { Settings = { ["Model:MaxWaitMs"] = "0" } };
+        var client = await api.StartAsync();
+        api.Predictor.Gate = gate;
+        try
+        {
+            var first = client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
+            await Eventually(() => api.Predictor.Calls.Count == 1, "the first request is in the model");
+            var request = new HttpRequestMessage(HttpMethod.Post, "/predict") { Content = Json(new { board = Blinker.ToRows() }) };
+            request.Headers.Add("X-Deadline-Ms", "200");
+
+            var expired = await client.SendAsync(request);
+
+            Assert.Equal(HttpStatusCode.GatewayTimeout, expired.StatusCode);
+            Assert.Equal("application/problem+json", expired.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("deadline of 200 ms passed", (string)(await BodyOf(expired))["detail"]!);
+            gate.Set();
+            Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
+            await Eventually(() => api.Worker.QueueLength == 0, "the queue is empty");
+            Assert.DoesNotContain(api.Predictor.Calls, call => call.Boards.Contains(Blinker));
+        }
+        finally
+        {
+            gate.Set();
+        }
+    }
+
+    [Theory]
+    [InlineData(null, 150, "deadline of 150 ms")]
+    [InlineData("300", 150, "deadline of 150 ms")]
+    [InlineData("150", 100000, "deadline of 150 ms")]
+    [InlineData(null, 100000, "deadline of 250 ms")]
+    public async Task Deadline_IsTheEarlierOfHeaderAndBody_CappedByMaxDeadlineMs(string? header, int bodyMs, string expected)
+    {
+        await using var api = new ApiFactory { Settings = { ["Model:MaxDeadlineMs"] = "250" } };
+        var client = await api.StartAsync();
+        api.Predictor.Delay = TimeSpan.FromSeconds(1);
+        var request = new HttpRequestMessage(HttpMethod.Post, "/predict") { Content = Json(new { board = Glider.ToRows(), deadlineMs = bodyMs }) };
+        if (header is not null) request.Headers.Add("X-Deadline-Ms", header);
+
+        var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Contains(expected, (string)(await BodyOf(response))["detail"]!);
     }
 }

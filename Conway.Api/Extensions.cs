@@ -1,8 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Conway.Api.Endpoints;
+using Conway.Api.Observability;
+using Conway.Api.Security;
 using Conway.Api.Serving;
 using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Options;
 
 namespace Conway.Api;
 
@@ -13,6 +16,8 @@ public static class Extensions
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = DescribeStatusCodePage);
         builder.Services.ConfigureHttpJsonOptions(options => UseStrictJson(options.SerializerOptions));
         builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.AddApiSecurity();
+        builder.Services.AddServingMetrics();
         builder.Services.AddModelServing();
         UseShippedWebRootWhenNoneIsFound(builder.Environment);
     }
@@ -29,6 +34,16 @@ public static class Extensions
         environment.WebRootFileProvider = new PhysicalFileProvider(shipped);
     }
 
+    /// <summary>Request ids, problem details for errors and status codes, request metrics, API keys and rate limits.</summary>
+    public static void UseApplicationMiddleware(this WebApplication app)
+    {
+        app.UseRequestIds();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseRequestMetrics();
+        app.UseApiSecurity();
+    }
+
     /// <summary>The OpenAPI document at /openapi/v1.json, and Swagger UI over it at /swagger.</summary>
     public static void AddDefaultOpenApi(this IHostApplicationBuilder builder) =>
         builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
@@ -39,9 +54,10 @@ public static class Extensions
             return Task.CompletedTask;
         }));
 
+    /// <summary>With <see cref="AuthOptions.ProtectDocs"/>, both are behind the API key.</summary>
     public static void UseDefaultOpenApi(this WebApplication app)
     {
-        app.MapOpenApi();
+        app.MapOpenApi().RequireApiKey(app, app.Services.GetRequiredService<IOptions<AuthOptions>>().Value.ProtectDocs);
         app.UseSwaggerUI(options => options.SwaggerEndpoint("/openapi/v1.json", "Conway LifeGPT API v1"));
     }
 
@@ -60,10 +76,14 @@ public static class Extensions
         json.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
     }
 
-    /// <summary>Says what was asked for in the problem details that status-code pages (and routing, for 415) write.</summary>
+    /// <summary>
+    /// Every problem detail carries the request's id; those that status-code pages (and routing, for 415) write say
+    /// what was asked for.
+    /// </summary>
     private static void DescribeStatusCodePage(ProblemDetailsContext context)
     {
         var request = context.HttpContext.Request;
+        context.ProblemDetails.Extensions["requestId"] = context.HttpContext.TraceIdentifier;
         context.ProblemDetails.Detail ??= context.ProblemDetails.Status switch
         {
             StatusCodes.Status404NotFound => $"Nothing is served at {request.Method} {request.Path}.",

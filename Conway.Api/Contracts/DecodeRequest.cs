@@ -19,6 +19,12 @@ public abstract record DecodeRequest
 
     /// <summary>Also return each cell's probability of being alive.</summary>
     public bool Probabilities { get; init; }
+
+    /// <summary>
+    /// Give up (504) when there is no answer within this many milliseconds of arrival; capped at, and by default,
+    /// Model:MaxDeadlineMs. The header <c>X-Deadline-Ms</c> does the same; with both, the earlier deadline holds.
+    /// </summary>
+    public int? DeadlineMs { get; init; }
 }
 
 /// <summary>One board, given as exactly one of <c>board</c>, <c>rle</c> or <c>cells</c>.</summary>

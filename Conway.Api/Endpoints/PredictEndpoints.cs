@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
 using Conway.Api.Contracts;
+using Conway.Api.Security;
 using Conway.Api.Serving;
 using Conway.Boards;
 using Conway.Decoding;
@@ -11,7 +13,7 @@ namespace Conway.Api.Endpoints;
 
 /// <summary>What the prediction endpoints need from DI.</summary>
 public sealed record PredictServices(
-    ModelWorker Worker, IOptions<ModelOptions> Model, IOptions<ApiOptions> Api, IOptions<JsonOptions> Json);
+    ModelWorker Worker, ServingMetrics Metrics, IOptions<ModelOptions> Model, IOptions<ApiOptions> Api, IOptions<JsonOptions> Json);
 
 public static class PredictEndpoints
 {
@@ -19,7 +21,9 @@ public static class PredictEndpoints
         "Options in the body: `strategy` speculative (default) or autoregressive; `temperature` 0 to 2 (default 0, greedy); " +
         "`topK` 1 to 256 (default 26); `seed` (integer, optional); `probabilities` (default false) adds `pAlive`. " +
         "Unknown fields, wrong JSON types and out-of-range values get 400 problem details naming the field. " +
-        "Each result carries the exact rule's next state and where the model differs from it.";
+        "Each result carries the exact rule's next state and where the model differs from it. " +
+        "`deadlineMs` (or the header X-Deadline-Ms) bounds the wait: past it the answer is 504. With API keys configured, " +
+        "send one in X-Api-Key. Responses carry X-Model-Version, X-Request-Id and Server-Timing (queue, inference, total).";
 
     public static IEndpointRouteBuilder MapPredictEndpoints(this IEndpointRouteBuilder app)
     {
@@ -28,8 +32,12 @@ public static class PredictEndpoints
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout)
+            .RequireApiKey(app)
+            .RequireRateLimiting(SecurityExtensions.PerClientLimit);
 
         api.MapPost("", PredictAsync)
             .WithName("Predict")
@@ -54,50 +62,64 @@ public static class PredictEndpoints
     public static Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictAsync(HttpContext http, [AsParameters] PredictServices services) =>
         ServeAsync<PredictRequest, PredictResponse>(http, services,
             (request, errors) => PredictionInput.From(request, errors),
-            (input, predictions, model, elapsedMs) => ToResponse(input.Boards[0], predictions[0], input.Options.Strategy, model, elapsedMs));
+            (input, predictions, model, elapsedMs) => ToResponse(input.Boards[0], predictions[0], input.Options.Strategy, model, elapsedMs),
+            response => [response]);
 
     public static Task<Results<Ok<PredictBatchResponse>, ProblemHttpResult>> PredictBatchAsync(HttpContext http, [AsParameters] PredictServices services) =>
         ServeAsync<PredictBatchRequest, PredictBatchResponse>(http, services,
             (request, errors) => PredictionInput.From(request, services.Model.Value.MaxBoardsPerRequest, errors),
-            (input, predictions, model, elapsedMs) => ToBatchResponse(input.Boards, predictions, input.Options.Strategy, model, elapsedMs));
+            (input, predictions, model, elapsedMs) => ToBatchResponse(input.Boards, predictions, input.Options.Strategy, model, elapsedMs),
+            response => response.Results);
 
-    /// <summary>Read, validate, queue as one work item, wait for the model, answer.</summary>
+    /// <summary>
+    /// Read, validate, queue as one work item with its deadline, wait for the model (or the deadline, or the client
+    /// leaving), answer with <c>X-Model-Version</c> and <c>Server-Timing</c> (queue, inference and total, in ms).
+    /// </summary>
     private static async Task<Results<Ok<TResponse>, ProblemHttpResult>> ServeAsync<TRequest, TResponse>(
         HttpContext http,
         PredictServices services,
         Func<TRequest, Dictionary<string, string[]>, PredictionInput?> validate,
-        Func<PredictionInput, IReadOnlyList<Prediction>, string, double, TResponse> respond) where TRequest : class
+        Func<PredictionInput, IReadOnlyList<Prediction>, string, double, TResponse> respond,
+        Func<TResponse, IReadOnlyList<PredictResponse>> results) where TRequest : class
     {
         long started = Stopwatch.GetTimestamp();
         var (request, problem) = await JsonBody.ReadAsync<TRequest>(
             http.Request, services.Api.Value.MaxRequestBodyBytes, services.Json.Value.SerializerOptions);
         if (problem is not null) return problem;
         var errors = new Dictionary<string, string[]>();
+        int? headerDeadline = Deadlines.FromHeader(http.Request, errors);
         if (validate(request!, errors) is not { } input) return Problems.Validation(errors);
 
-        var queued = services.Worker.TryEnqueue(input.Boards, input.Options, http.RequestAborted);
-        if (queued is null)
-        {
-            http.Response.Headers.RetryAfter = "1";
-            return Problems.Status(StatusCodes.Status429TooManyRequests,
-                $"The model's queue is full ({services.Model.Value.QueueCapacity} requests waiting); retry after a second.");
-        }
+        var deadline = Deadlines.Resolve(headerDeadline, input.DeadlineMs, services.Model.Value.MaxDeadlineMs);
+        using var expiry = new CancellationTokenSource(deadline - Stopwatch.GetElapsedTime(started));
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, expiry.Token);
+        var queued = services.Worker.TryEnqueue(input.Boards, input.Options, http.TraceIdentifier,
+            started + (long)(deadline.TotalSeconds * Stopwatch.Frequency), cancellation.Token);
+        if (queued is null) return ServingProblems.QueueFull(http.Response, services.Model.Value.QueueCapacity);
 
-        IReadOnlyList<Prediction> predictions;
+        Served served;
         try
         {
-            predictions = await queued.WaitAsync(http.RequestAborted);
+            served = await queued.WaitAsync(cancellation.Token);
         }
-        catch (ModelUnavailableException e)
+        catch (Exception e) when (ServingProblems.From(e, http.Response, deadline, expiry.IsCancellationRequested) is { } failed)
         {
-            return Problems.Status(StatusCodes.Status503ServiceUnavailable, e.Message);
+            return failed;
         }
 
-        string sha256 = services.Worker.Info!.Sha256;
+        var total = Stopwatch.GetElapsedTime(started);
+        string sha256 = served.Model.Sha256;
         string model = sha256[..Math.Min(12, sha256.Length)];
         http.Response.Headers["X-Model-Version"] = model;
-        return TypedResults.Ok(respond(input, predictions, model, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
+        http.Response.Headers["Server-Timing"] = ServerTiming(served.QueueWait, served.Inference, total);
+        var response = respond(input, served.Predictions, model, total.TotalMilliseconds);
+        var checkedResults = results(response);
+        services.Metrics.Checked(checkedResults.Count, checkedResults.Count(result => result.MatchesRule), checkedResults.Sum(result => result.MismatchedCells));
+        return TypedResults.Ok(response);
     }
+
+    private static string ServerTiming(TimeSpan queue, TimeSpan inference, TimeSpan total) => string.Create(CultureInfo.InvariantCulture,
+        $"queue;dur={queue.TotalMilliseconds:F1}, inference;dur={inference.TotalMilliseconds:F1}, total;dur={total.TotalMilliseconds:F1}");
 
     internal static PredictBatchResponse ToBatchResponse(
         IReadOnlyList<Board> boards, IReadOnlyList<Prediction> predictions, DecodeStrategy strategy, string model, double elapsedMs)

@@ -5,8 +5,8 @@ using Conway.Decoding;
 
 namespace Conway.Api.Endpoints;
 
-/// <summary>A validated request: the boards to predict and how to decode them.</summary>
-internal sealed record PredictionInput(IReadOnlyList<Board> Boards, DecodeOptions Options)
+/// <summary>A validated request: the boards to predict, how to decode them, and the deadline the body asked for.</summary>
+internal sealed record PredictionInput(IReadOnlyList<Board> Boards, DecodeOptions Options, int? DeadlineMs)
 {
     public const float MaxTemperature = 2f;
     public const int MaxTopK = 256;
@@ -16,7 +16,7 @@ internal sealed record PredictionInput(IReadOnlyList<Board> Boards, DecodeOption
     {
         Board? board = ReadBoard(request.Board, request.Rle, request.Cells, errors);
         var options = ToDecodeOptions(request, errors);
-        return errors.Count == 0 ? new PredictionInput([board!], options) : null;
+        return errors.Count == 0 ? new PredictionInput([board!], options, request.DeadlineMs) : null;
     }
 
     /// <summary>The board from exactly one of its three forms; null when <paramref name="errors"/> got an entry for it.</summary>
@@ -45,7 +45,7 @@ internal sealed record PredictionInput(IReadOnlyList<Board> Boards, DecodeOption
             for (int i = 0; i < given.Count; i++)
                 if (TryParse($"boards[{i}]", () => Board.FromRows(given[i]), errors) is { } board) boards.Add(board);
         var options = ToDecodeOptions(request, errors);
-        return errors.Count == 0 ? new PredictionInput(boards, options) : null;
+        return errors.Count == 0 ? new PredictionInput(boards, options, request.DeadlineMs) : null;
     }
 
     private static Board? TryParse(string field, Func<Board> parse, Dictionary<string, string[]> errors)
@@ -67,6 +67,8 @@ internal sealed record PredictionInput(IReadOnlyList<Board> Boards, DecodeOption
             errors["temperature"] = [string.Create(CultureInfo.InvariantCulture, $"Must be from 0 to {MaxTemperature}; got {request.Temperature}.")];
         if (request.TopK is < 1 or > MaxTopK)
             errors["topK"] = [$"Must be from 1 to {MaxTopK}; got {request.TopK}."];
+        if (request.DeadlineMs is < 1)
+            errors["deadlineMs"] = [$"Must be at least 1 (milliseconds); got {request.DeadlineMs}."];
         return new DecodeOptions
         {
             Strategy = request.Strategy,

@@ -2,23 +2,39 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Conway.Api.Serving;
 
-/// <summary>Ready once the model is loaded; reports what was loaded and the queue length.</summary>
-public sealed class ModelHealthCheck(ModelWorker worker) : IHealthCheck
+/// <summary>
+/// Readiness: the model is loaded, warmed up and passed its self-test on at least one device, the circuit breaker
+/// is not holding it open, and the instance is not shutting down. Reports the devices, circuit and queue.
+/// </summary>
+public sealed class ModelHealthCheck(ModelWorker worker, InferenceEngine engine) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(worker.State switch
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var data = new Dictionary<string, object>
         {
-            ModelState.Ready when worker.Info is { } info => HealthCheckResult.Healthy("The model is loaded.", new Dictionary<string, object>
-            {
-                ["path"] = info.Path,
-                ["sha256"] = info.Sha256,
-                ["parameters"] = info.Parameters,
-                ["dtype"] = info.DType,
-                ["device"] = info.Device,
-                ["loadTimeMs"] = Math.Round(info.LoadTime.TotalMilliseconds),
-                ["queueLength"] = worker.QueueLength,
-            }),
-            ModelState.Failed => HealthCheckResult.Unhealthy("The model failed to load; see the service log."),
-            _ => HealthCheckResult.Unhealthy("The model is loading."),
-        });
+            ["devices"] = worker.Devices,
+            ["circuit"] = engine.Circuit.ToString().ToLowerInvariant(),
+            ["queueLength"] = worker.QueueLength,
+        };
+        if (worker.Info is { } info)
+        {
+            data["path"] = info.Path;
+            data["sha256"] = info.Sha256;
+            data["parameters"] = info.Parameters;
+            data["dtype"] = info.DType;
+        }
+        return Task.FromResult(Check() is { } problem
+            ? HealthCheckResult.Unhealthy(problem, data: data)
+            : HealthCheckResult.Healthy("The model is loaded, warmed up and passed its self-test.", data));
+    }
+
+    private string? Check() => worker.State switch
+    {
+        _ when !worker.Admitting => "The instance is shutting down.",
+        ModelState.Loading => "The model is loading.",
+        ModelState.Failed => worker.Devices[0].Problem,
+        _ when engine.OpenFor > TimeSpan.Zero =>
+            $"The model failed repeatedly; the circuit breaker holds it for {Math.Ceiling(engine.OpenFor.TotalSeconds)} s more.",
+        _ => null,
+    };
 }

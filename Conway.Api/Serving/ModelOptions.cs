@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using Conway.Boards;
 
 namespace Conway.Api.Serving;
 
-/// <summary>Where the model comes from and how requests are batched onto it. Bound from the "Model" section.</summary>
-public sealed class ModelOptions
+/// <summary>Where the model comes from, where it runs and how requests are batched onto it. Bound from the "Model" section.</summary>
+public sealed class ModelOptions : IValidatableObject
 {
     public const string Section = "Model";
 
@@ -14,15 +15,26 @@ public sealed class ModelOptions
     [Required]
     public string Path { get; set; } = ShippedModel;
 
-    /// <summary>auto (CUDA when present, else CPU), cpu or cuda.</summary>
-    [AllowedValues("auto", "cpu", "cuda")]
-    public string Device { get; set; } = "auto";
+    /// <summary>
+    /// One worker thread per entry, each with its own copy of the model, all reading the one queue: <c>auto</c> (every
+    /// visible CUDA GPU, else one CPU worker) or a comma-separated list such as <c>cuda:0,cuda:1</c> or <c>cpu,cpu</c>.
+    /// </summary>
+    [Required, RegularExpression(DeviceList.Pattern, ErrorMessage = "Model:Devices is 'auto' or a comma-separated list of cpu, cuda and cuda:N.")]
+    public string Devices { get; set; } = "auto";
 
-    /// <summary>The worker stops gathering a batch once it holds this many boards.</summary>
+    /// <summary>
+    /// Most boards the model decodes in one pass (its memory peak; a batch runs as several passes, and a cancelled
+    /// batch stops between them). 0: the predictor's default, 16 on the CPU and 256 on CUDA. On the CPU a board
+    /// needs about 1 GB at the peak of its pass (float32 attention over 2069 tokens), so small hosts set 2 to 4.
+    /// </summary>
+    [Range(0, 65536)]
+    public int BoardsPerPass { get; set; }
+
+    /// <summary>A worker stops gathering a batch once it holds this many boards.</summary>
     [Range(1, 65536)]
     public int MaxBatchBoards { get; set; } = 64;
 
-    /// <summary>How long the worker waits for more requests after the first one of a batch.</summary>
+    /// <summary>How long a worker waits for more requests after the first one of a batch.</summary>
     [Range(0, 10_000)]
     public int MaxWaitMs { get; set; } = 2;
 
@@ -33,4 +45,65 @@ public sealed class ModelOptions
     /// <summary>Most boards in one <c>/predict/batch</c> request.</summary>
     [Range(1, 65536)]
     public int MaxBoardsPerRequest { get; set; } = 256;
+
+    /// <summary>
+    /// The longest deadline a request may ask for (header <c>X-Deadline-Ms</c> or body <c>deadlineMs</c>), and the
+    /// deadline of requests that ask for none. Work whose deadline has passed is dropped and answered 504.
+    /// </summary>
+    [Range(1, 3_600_000)]
+    public int MaxDeadlineMs { get; set; } = 30_000;
+
+    /// <summary>How long one batch may run on the model before it is cancelled (504) and counted as an engine failure.</summary>
+    [Range(1, 3_600_000)]
+    public int BatchTimeoutMs { get; set; } = 60_000;
+
+    /// <summary>On shutdown (SIGTERM), how long in-flight requests and queued work get to finish; sets <c>HostOptions.ShutdownTimeout</c>.</summary>
+    [Range(0, 3600)]
+    public int DrainSeconds { get; set; } = 25;
+
+    /// <summary>
+    /// The patterns of <see cref="Patterns.Named"/> that each worker's model must step exactly like the rule, in one
+    /// warm-up batch at start, before the instance is ready: <c>all</c> or a comma-separated list of names.
+    /// </summary>
+    [Required]
+    public string SelfTestPatterns { get; set; } = "all";
+
+    /// <summary>When the circuit breaker around the model opens, and for how long.</summary>
+    [Required]
+    public BreakerOptions Breaker { get; set; } = new();
+
+    public IReadOnlyList<string> SelfTestNames() =>
+        SelfTestPatterns.Trim() == "all" ? Patterns.Names : SelfTestPatterns.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        var unknown = SelfTestNames().Where(name => !Patterns.Named.ContainsKey(name)).ToList();
+        if (unknown.Count > 0 || SelfTestNames().Count == 0)
+            yield return new ValidationResult(
+                $"Model:SelfTestPatterns is 'all' or names from: {string.Join(", ", Patterns.Names)}; unknown: '{string.Join("', '", unknown)}'.",
+                [nameof(SelfTestPatterns)]);
+        var results = new List<ValidationResult>();
+        Validator.TryValidateObject(Breaker, new ValidationContext(Breaker), results, validateAllProperties: true);
+        foreach (var result in results) yield return result;
+    }
+}
+
+/// <summary>
+/// The circuit breaker around the model (Polly): it opens when at least <see cref="FailureRatio"/> of at least
+/// <see cref="MinimumThroughput"/> batches within <see cref="SamplingSeconds"/> failed, and stays open for
+/// <see cref="BreakSeconds"/>; meanwhile the instance is unready and prediction requests get 503.
+/// </summary>
+public sealed class BreakerOptions
+{
+    [Range(0.01, 1.0)]
+    public double FailureRatio { get; set; } = 0.5;
+
+    [Range(2, 10_000)]
+    public int MinimumThroughput { get; set; } = 4;
+
+    [Range(0.5, 3600)]
+    public double SamplingSeconds { get; set; } = 30;
+
+    [Range(0.5, 3600)]
+    public double BreakSeconds { get; set; } = 15;
 }

@@ -1,156 +1,109 @@
-using System.Diagnostics;
-using System.Threading.Channels;
 using Conway.Boards;
 using Conway.Decoding;
 using Microsoft.Extensions.Options;
+using Polly.CircuitBreaker;
 
 namespace Conway.Api.Serving;
 
-public enum ModelState { Loading, Ready, Failed }
-
 /// <summary>
-/// Owns the model: one dedicated thread loads it, then serves a bounded queue of work items, coalescing the
-/// requests that arrive within <see cref="ModelOptions.MaxWaitMs"/> into batches of up to
-/// <see cref="ModelOptions.MaxBatchBoards"/> boards, one <see cref="IBoardPredictor.Predict"/> call per distinct
-/// <see cref="DecodeOptions"/>. On shutdown the queue is closed and what is already in it is still served.
+/// Owns the model: one <see cref="DeviceWorker"/> thread per device of <see cref="ModelOptions.Devices"/>, all
+/// serving the one bounded queue, and admission to that queue. On shutdown (ApplicationStopping, e.g. SIGTERM) it
+/// stops admitting at once; when the host stops it, what is already queued is still served, for as long as the
+/// host's shutdown timeout allows, and whatever is left then is answered 503.
 /// </summary>
-public sealed class ModelWorker(PredictorFactory factory, IOptions<ModelOptions> options, ILogger<ModelWorker> logger)
-    : BackgroundService
+public sealed class ModelWorker : IHostedService
 {
-    private readonly ModelOptions _options = options.Value;
-    private readonly Channel<WorkItem> _queue = Channel.CreateBounded<WorkItem>(
-        new BoundedChannelOptions(options.Value.QueueCapacity) { SingleReader = true });
-    private volatile ModelState _state;
-    private volatile ModelInfo? _info;
-    private Task<bool>? _pendingWait;
+    private readonly ModelOptions _options;
+    private readonly PredictorFactory _factory;
+    private readonly InferenceEngine _engine;
+    private readonly ServingMetrics _metrics;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger<ModelWorker> _logger;
+    private readonly WorkQueue _queue;
+    private IReadOnlyList<DeviceWorker> _devices = [];
+    private volatile bool _admitting = true;
 
-    public ModelState State => _state;
+    public ModelWorker(PredictorFactory factory, IOptions<ModelOptions> options, InferenceEngine engine, ServingMetrics metrics,
+        IHostApplicationLifetime lifetime, ILogger<ModelWorker> logger)
+    {
+        (_factory, _options, _engine, _metrics, _lifetime, _logger) = (factory, options.Value, engine, metrics, lifetime, logger);
+        _queue = new WorkQueue(_options);
+        metrics.Observe(() => QueueLength, () => engine.OpenFor > TimeSpan.Zero);
+    }
 
-    /// <summary>What was loaded; null until <see cref="State"/> is <see cref="ModelState.Ready"/>.</summary>
-    public ModelInfo? Info => _info;
+    /// <summary>Ready while at least one device serves; failed once every device has failed.</summary>
+    public ModelState State =>
+        _devices.Any(device => device.Status.State == ModelState.Ready) ? ModelState.Ready
+        : _devices.Count > 0 && _devices.All(device => device.Status.State == ModelState.Failed) ? ModelState.Failed
+        : ModelState.Loading;
+
+    /// <summary>What was loaded (on the first ready device); null until <see cref="State"/> is <see cref="ModelState.Ready"/>.</summary>
+    public ModelInfo? Info => _devices.Select(device => device.Info).FirstOrDefault(info => info is not null);
+
+    public IReadOnlyList<DeviceStatus> Devices => [.. _devices.Select(device => device.Status)];
 
     /// <summary>Work items waiting for the model.</summary>
-    public int QueueLength => _queue.Reader.Count;
+    public int QueueLength => _queue.Count;
+
+    /// <summary>False from the moment the application starts stopping.</summary>
+    public bool Admitting => _admitting;
 
     /// <summary>
-    /// Queues the boards as one work item (so they go to the model together). Returns null at once when the queue
-    /// is full. The task faults with <see cref="ModelUnavailableException"/> if the model failed to load. An item
-    /// whose <paramref name="aborted"/> token fires before its batch starts is dropped and its task never completes.
+    /// Queues the boards as one work item (so they go to the model together); null at once when the queue is full.
+    /// The task faults with <see cref="ModelUnavailableException"/> when no device can serve or the instance is
+    /// shutting down, with <see cref="BrokenCircuitException"/> while the circuit is open, and is cancelled when
+    /// <paramref name="cancellation"/> (client gone or <paramref name="deadline"/> passed) fires before its batch starts.
     /// </summary>
-    public Task<IReadOnlyList<Prediction>>? TryEnqueue(IReadOnlyList<Board> boards, DecodeOptions decode, CancellationToken aborted)
+    public Task<Served>? TryEnqueue(IReadOnlyList<Board> boards, DecodeOptions decode, string requestId, long deadline, CancellationToken cancellation)
     {
-        var item = new WorkItem(boards, decode, aborted);
-        if (_state != ModelState.Failed && _queue.Writer.TryWrite(item)) return item.Completion.Task;
-        return _state == ModelState.Failed ? Task.FromException<IReadOnlyList<Prediction>>(new ModelUnavailableException()) : null;
+        if (!_admitting) return Task.FromException<Served>(ModelUnavailableException.ShuttingDown());
+        if (State == ModelState.Failed) return Task.FromException<Served>(ModelUnavailableException.Failed());
+        if (_engine.OpenFor is { Ticks: > 0 } openFor)
+            return Task.FromException<Served>(new BrokenCircuitException("The circuit around the model is open.", openFor));
+        var item = new WorkItem(boards, decode, requestId, deadline, cancellation);
+        return _queue.TryAdd(item) ? item.Completion.Task : null;
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        stoppingToken.Register(() => _queue.Writer.TryComplete());
-        var thread = new Thread(() =>
-        {
-            try { Run(); stopped.SetResult(); }
-            catch (Exception e) { stopped.SetException(e); }
-        }) { Name = "Model", IsBackground = true };
-        thread.Start();
-        return stopped.Task;
+        _lifetime.ApplicationStopping.Register(StopAdmitting);
+        _devices = [.. DeviceList.Resolve(_options.Devices, DeviceList.VisibleGpus)
+            .Select(device => new DeviceWorker(device, _options, _factory, _queue, _engine, _metrics, _logger, OnDeviceFailed))];
+        _logger.LogInformation("Serving on {Count} device(s): {Devices}", _devices.Count, _devices.Select(device => device.Status.Device));
+        foreach (var device in _devices) device.Start();
+        return Task.CompletedTask;
     }
 
-    private void Run()
+    /// <summary>Drains: closes the queue and waits, until <paramref name="cancellationToken"/> (the shutdown timeout), for the devices to serve what is in it.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        IBoardPredictor predictor;
+        StopAdmitting();
+        _queue.Close();
         try
         {
-            logger.LogInformation("Loading the model from {Path} on device {Device}", _options.Path, _options.Device);
-            predictor = factory(_options);
+            await Task.WhenAll(_devices.Select(device => device.Stopped)).WaitAsync(cancellationToken);
+            _logger.LogInformation("Drained: every queued request was served");
         }
-        catch (Exception e)
+        catch (OperationCanceledException)
         {
-            logger.LogCritical(e, "Could not load the model from {Path}; the service stays up but never becomes ready", _options.Path);
-            _state = ModelState.Failed;
-            _queue.Writer.TryComplete();
-            while (_queue.Reader.TryRead(out var item)) item.Completion.TrySetException(new ModelUnavailableException());
-            return;
+            _logger.LogWarning("The shutdown timeout passed with {Queued} requests still queued; answering them 503", _queue.Count);
         }
-
-        using (predictor)
-        {
-            var info = predictor.Info;
-            logger.LogInformation(
-                "Loaded model {Path} (sha256 {Sha256}): {Parameters:N0} parameters, {DType} on {Device}, in {LoadMs:F0} ms",
-                info.Path, info.Sha256, info.Parameters, info.DType, info.Device, info.LoadTime.TotalMilliseconds);
-            _info = info;
-            _state = ModelState.Ready;
-            while (WaitToRead(Timeout.InfiniteTimeSpan)) Serve(predictor, Gather());
-        }
+        _queue.FailAll(ModelUnavailableException.ShuttingDown());
     }
 
-    /// <summary>Takes the first item, then more until the batch is full or <see cref="ModelOptions.MaxWaitMs"/> has passed.</summary>
-    private List<WorkItem> Gather()
+    /// <summary>From now on every new request is answered 503 and readiness is down (on ApplicationStopping, e.g. SIGTERM).</summary>
+    internal void StopAdmitting()
     {
-        var batch = new List<WorkItem>();
-        int boards = 0;
-        long started = Stopwatch.GetTimestamp();
-        var maxWait = TimeSpan.FromMilliseconds(_options.MaxWaitMs);
-        while (boards < _options.MaxBatchBoards)
-        {
-            if (_queue.Reader.TryRead(out var item))
-            {
-                batch.Add(item);
-                boards += item.Boards.Count;
-                continue;
-            }
-            var left = maxWait - Stopwatch.GetElapsedTime(started);
-            if (left <= TimeSpan.Zero || !WaitToRead(left)) break;
-        }
-        return batch;
+        if (!_admitting) return;
+        _admitting = false;
+        _logger.LogInformation("Shutting down: admitting no new work, finishing {Queued} queued requests", _queue.Count);
     }
 
-    /// <summary>
-    /// Blocks the model thread until an item can be read (true), or the timeout passes or the queue is closed and
-    /// empty (false). A wait that times out stays pending and is reused, so no waiter is left behind in the channel.
-    /// </summary>
-    private bool WaitToRead(TimeSpan timeout)
+    /// <summary>When the last device has failed nobody will read the queue: answer what is in it and take nothing more.</summary>
+    private void OnDeviceFailed()
     {
-        _pendingWait ??= _queue.Reader.WaitToReadAsync().AsTask();
-        if (!_pendingWait.Wait(timeout)) return false;
-        bool readable = _pendingWait.Result;
-        _pendingWait = null;
-        return readable;
-    }
-
-    private void Serve(IBoardPredictor predictor, List<WorkItem> batch)
-    {
-        foreach (var group in batch.Where(item => !item.Aborted.IsCancellationRequested).GroupBy(item => item.Options))
-        {
-            var items = group.ToList();
-            try
-            {
-                long started = Stopwatch.GetTimestamp();
-                var predictions = predictor.Predict(items.SelectMany(item => item.Boards).ToList(), group.Key);
-                logger.LogDebug("Predicted {Boards} boards for {Requests} requests in {ElapsedMs:F1} ms",
-                    predictions.Count, items.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                int offset = 0;
-                foreach (var item in items)
-                {
-                    item.Completion.TrySetResult(predictions.Skip(offset).Take(item.Boards.Count).ToArray());
-                    offset += item.Boards.Count;
-                }
-            }
-            catch (Exception e)
-            {
-                foreach (var item in items) item.Completion.TrySetException(e);
-            }
-        }
-    }
-
-    private sealed class WorkItem(IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken aborted)
-    {
-        public IReadOnlyList<Board> Boards { get; } = boards;
-        public DecodeOptions Options { get; } = options;
-        public CancellationToken Aborted { get; } = aborted;
-        public TaskCompletionSource<IReadOnlyList<Prediction>> Completion { get; } =
-            new(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (State != ModelState.Failed) return;
+        _queue.Close();
+        _queue.FailAll(ModelUnavailableException.Failed());
     }
 }

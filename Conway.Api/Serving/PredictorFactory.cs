@@ -1,9 +1,7 @@
-using Conway.Decoding;
-
 namespace Conway.Api.Serving;
 
 /// <summary>
-/// Creates the predictor. <see cref="ModelWorker"/> calls it once, on the model thread, at startup.
+/// Creates the predictor for one device. Each <see cref="DeviceWorker"/> calls it once, on its own thread, at startup.
 /// The real model is registered in <see cref="ServingExtensions.AddModelServing"/>; tests register their own.
 /// </summary>
-public delegate IBoardPredictor PredictorFactory(ModelOptions options);
+public delegate ICancellablePredictor PredictorFactory(ModelOptions options, string device);

@@ -1,4 +1,5 @@
 using Conway.Decoding;
+using Microsoft.Extensions.Options;
 
 namespace Conway.Api.Serving;
 
@@ -8,17 +9,25 @@ public static class ServingExtensions
     public const string ReadyTag = "ready";
 
     /// <summary>
-    /// The model worker, its options (section "Model"), the readiness check, and the <see cref="PredictorFactory"/>.
+    /// The model worker and its options (section "Model"), the inference engine, the readiness check, the host's
+    /// shutdown timeout (<see cref="ModelOptions.DrainSeconds"/>) and the <see cref="PredictorFactory"/>.
     /// </summary>
     public static IServiceCollection AddModelServing(this IServiceCollection services)
     {
         services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<HostOptions>().Configure<IOptions<ModelOptions>>(
+            (host, model) => host.ShutdownTimeout = TimeSpan.FromSeconds(model.Value.DrainSeconds));
 
-        services.AddSingleton<PredictorFactory>(_ => options => LifeGptPredictor.Load(options.Path, options.Device));
+        services.AddSingleton<PredictorFactory>(_ => LoadLifeGpt);
 
+        services.AddSingleton<InferenceEngine>();
         services.AddSingleton<ModelWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelWorker>());
         services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ReadyTag]);
         return services;
     }
+
+    /// <summary>The real model: <see cref="ModelOptions.Path"/> loaded onto <paramref name="device"/>.</summary>
+    public static ICancellablePredictor LoadLifeGpt(ModelOptions options, string device) =>
+        new LifeGptServingPredictor(LifeGptPredictor.Load(options.Path, device, options.BoardsPerPass));
 }

@@ -1,0 +1,37 @@
+using Conway.Api.Serving;
+using Microsoft.Extensions.Options;
+
+namespace Conway.Api.Tests;
+
+/// <summary>Model:Devices, and configuration mistakes that stop the service at startup instead of misbehaving later.</summary>
+public sealed class ConfigurationTests
+{
+    [Theory]
+    [InlineData("auto", 0, new[] { "cpu" })]
+    [InlineData("auto", 2, new[] { "cuda:0", "cuda:1" })]
+    [InlineData(" auto ", 1, new[] { "cuda:0" })]
+    [InlineData("cpu,cpu", 4, new[] { "cpu", "cpu" })]
+    [InlineData("cuda:1, cuda:0", 0, new[] { "cuda:1", "cuda:0" })]
+    [InlineData("cuda", 0, new[] { "cuda" })]
+    public void Devices_AutoIsEveryVisibleGpuElseOneCpu_AndAListIsTakenAsGiven(string devices, int gpus, string[] expected)
+    {
+        Assert.Equal(expected, DeviceList.Resolve(devices, () => gpus));
+    }
+
+    [Theory]
+    [InlineData("Model:Devices", "gpu", "Model:Devices is 'auto' or a comma-separated list")]
+    [InlineData("Model:Devices", "cpu,,cpu", "Model:Devices is 'auto' or a comma-separated list")]
+    [InlineData("Model:SelfTestPatterns", "glider, gosper-gun", "unknown: 'gosper-gun'")]
+    [InlineData("Model:Breaker:BreakSeconds", "0.1", "BreakSeconds")]
+    [InlineData("Model:MaxDeadlineMs", "0", "MaxDeadlineMs")]
+    [InlineData("Auth:ApiKeys:0", "short", "at least 16 characters")]
+    [InlineData("RateLimit:Burst", "0", "Burst")]
+    public async Task InvalidConfiguration_StopsTheServiceAtStartup_SayingWhatIsWrong(string key, string value, string message)
+    {
+        await using var api = new ApiFactory { Settings = { [key] = value } };
+
+        var error = Assert.Throws<OptionsValidationException>(() => api.CreateClient());
+
+        Assert.Contains(message, error.Message);
+    }
+}

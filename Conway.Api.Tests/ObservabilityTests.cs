@@ -1,0 +1,104 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using Conway.Boards;
+using static Conway.Api.Tests.Given;
+
+namespace Conway.Api.Tests;
+
+/// <summary>/metrics, Server-Timing, request ids in responses, problem details and logs.</summary>
+public sealed partial class ObservabilityTests
+{
+    [Fact]
+    public async Task Metrics_ArePrometheusText_WithRequestsLatenciesBatchesQueueBoardsAndRuleAgreement()
+    {
+        await using var api = new ApiFactory();
+        var client = await api.StartAsync();
+        api.Predictor.Step = board => board.Equals(Blinker) ? board.With(9, 9, true) : LifeRule.Step(board);
+        await client.PostAsync("/predict/batch", Json(new { boards = new[] { Glider.ToRows(), Blinker.ToRows(), Block.ToRows() } }));
+        await client.PostAsync("/predict", Json(new { board = "nope" }));
+
+        var response = await client.GetAsync("/metrics");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("text/plain", response.Content.Headers.ContentType?.ToString());
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(3, Value(text, "conway_boards_predicted_total{device=\"cpu\"}"));
+        Assert.Equal(2, Value(text, "conway_rule_agreement_boards_total{result=\"match\"}"));
+        Assert.Equal(1, Value(text, "conway_rule_agreement_boards_total{result=\"mismatch\"}"));
+        Assert.Equal(5, Value(text, "conway_rule_mismatched_cells_total"));
+        Assert.Equal(0, Value(text, "conway_queue_depth"));
+        Assert.Equal(0, Value(text, "conway_circuit_open"));
+        Assert.Equal(1, Value(text, "conway_batch_boards_count"));
+        Assert.Equal(1, Value(text, "conway_queue_wait_seconds_count"));
+        Assert.Equal(1, Value(text, "conway_inference_seconds_count{device=\"cpu\"}"));
+        Assert.Equal(1, Value(text, "http_requests_received_total{code=\"200\",method=\"POST\",controller=\"\",action=\"\",endpoint=\"/predict/batch\"}"));
+        Assert.Equal(1, Value(text, "http_requests_received_total{code=\"400\",method=\"POST\",controller=\"\",action=\"\",endpoint=\"/predict/\"}"));
+        Assert.Contains("http_request_duration_seconds_bucket{", text);
+        Assert.Contains("process_working_set_bytes", text);
+    }
+
+    [Fact]
+    public async Task Predict_AnswersServerTimingWithQueueInferenceAndTotal()
+    {
+        await using var api = new ApiFactory();
+        var client = await api.StartAsync();
+        api.Predictor.Delay = TimeSpan.FromMilliseconds(30);
+
+        var response = await client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
+
+        var timing = ServerTiming().Match(response.Headers.GetValues("Server-Timing").Single());
+        Assert.True(timing.Success);
+        double queue = Ms(timing, "queue"), inference = Ms(timing, "inference"), total = Ms(timing, "total");
+        Assert.InRange(inference, 30, 5000);
+        Assert.InRange(queue + inference, 0, total);
+        Assert.Equal(total, (double)(await BodyOf(response))["elapsedMs"]!, 0.1);
+    }
+
+    [Theory]
+    [InlineData("client-id-42", "client-id-42")]
+    [InlineData("has spaces", null)]
+    [InlineData(null, null)]
+    public async Task RequestId_IsTheClientsWhenSane_EchoedAndInProblemDetails(string? sent, string? expected)
+    {
+        await using var api = new ApiFactory();
+        var request = new HttpRequestMessage(HttpMethod.Post, "/predict") { Content = Json("{}") };
+        if (sent is not null) request.Headers.Add("X-Request-Id", sent);
+
+        var response = await api.CreateClient().SendAsync(request);
+
+        string echoed = response.Headers.GetValues("X-Request-Id").Single();
+        if (expected is not null) Assert.Equal(expected, echoed);
+        else Assert.NotEqual(sent, echoed);
+        Assert.False(string.IsNullOrWhiteSpace(echoed));
+        Assert.Equal(echoed, (string)(await BodyOf(response))["requestId"]!);
+    }
+
+    [Fact]
+    public async Task Logs_CarryTheRequestId_InTheirScopeAndInTheModelWorkersFailureLog()
+    {
+        await using var api = new ApiFactory();
+        var client = await api.StartAsync();
+        api.Predictor.Fault = _ => new InvalidOperationException("broken");
+        var request = new HttpRequestMessage(HttpMethod.Post, "/predict") { Content = Json(new { board = Glider.ToRows() }) };
+        request.Headers.Add("X-Request-Id", "trace-me-7");
+
+        Assert.Equal(HttpStatusCode.InternalServerError, (await client.SendAsync(request)).StatusCode);
+
+        var errors = api.Logs.AtLeast(LogLevel.Error).ToList();
+        Assert.Contains(errors, entry => entry.Category.EndsWith("ModelWorker") && entry.Message.Contains("trace-me-7"));
+        Assert.Contains(errors, entry => entry.Category.Contains("ExceptionHandler") && Equals(entry.Scopes.GetValueOrDefault("RequestId"), "trace-me-7"));
+    }
+
+    private static double Value(string metrics, string series)
+    {
+        var line = metrics.Split('\n').SingleOrDefault(line => line.StartsWith(series + " "));
+        Assert.True(line is not null, $"no series {series}");
+        return double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
+    }
+
+    private static double Ms(Match timing, string name) => double.Parse(timing.Groups[name].Value, CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"^queue;dur=(?<queue>[\d.]+), inference;dur=(?<inference>[\d.]+), total;dur=(?<total>[\d.]+)$")]
+    private static partial Regex ServerTiming();
+}

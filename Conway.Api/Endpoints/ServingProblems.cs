@@ -1,0 +1,37 @@
+using System.Globalization;
+using Conway.Api.Serving;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+
+namespace Conway.Api.Endpoints;
+
+/// <summary>
+/// The answers for work the model did not do: 429 (queue full), 503 (no model, circuit open, shutting down), 504
+/// (deadline passed, batch timed out). They say what happened and what to do, never the internals behind it.
+/// </summary>
+internal static class ServingProblems
+{
+    public static ProblemHttpResult QueueFull(HttpResponse response, int capacity) =>
+        WithRetryAfter(response, TimeSpan.FromSeconds(1), Problems.Status(StatusCodes.Status429TooManyRequests,
+            $"The model's queue is full ({capacity} requests waiting); retry after a second."));
+
+    /// <summary>The problem for a failed or cancelled wait for the model; null for anything else (a 500, or a client that left).</summary>
+    public static ProblemHttpResult? From(Exception error, HttpResponse response, TimeSpan deadline, bool deadlinePassed) => error switch
+    {
+        OperationCanceledException when deadlinePassed => Problems.Status(StatusCodes.Status504GatewayTimeout,
+            string.Create(CultureInfo.InvariantCulture, $"The deadline of {deadline.TotalMilliseconds:F0} ms passed before the model answered.")),
+        TimeoutRejectedException => Problems.Status(StatusCodes.Status504GatewayTimeout,
+            "The model did not finish this request's batch within its time limit (Model:BatchTimeoutMs)."),
+        BrokenCircuitException open => WithRetryAfter(response, open.RetryAfter ?? TimeSpan.FromSeconds(1), Problems.Status(StatusCodes.Status503ServiceUnavailable,
+            "The model failed repeatedly, so the circuit breaker holds back new work for now; retry after the Retry-After seconds.")),
+        ModelUnavailableException unavailable => Problems.Status(StatusCodes.Status503ServiceUnavailable, unavailable.Message),
+        _ => null,
+    };
+
+    private static ProblemHttpResult WithRetryAfter(HttpResponse response, TimeSpan after, ProblemHttpResult problem)
+    {
+        response.Headers.RetryAfter = Math.Max(1, Math.Ceiling(after.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        return problem;
+    }
+}

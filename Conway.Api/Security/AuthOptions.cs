@@ -1,0 +1,42 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Conway.Api.Security;
+
+/// <summary>API keys. Bound from the "Auth" section (env <c>Auth__ApiKeys__0</c>, <c>Auth__ApiKeys__1</c>, ...).</summary>
+public sealed class AuthOptions : IValidatableObject
+{
+    public const string Section = "Auth";
+    public const int MinKeyLength = 16;
+
+    /// <summary>
+    /// Keys accepted in the <c>X-Api-Key</c> header by the prediction endpoints; none (the default) leaves the API
+    /// open. Health endpoints are always open (probes carry no secrets).
+    /// </summary>
+    public string[] ApiKeys { get; set; } = [];
+
+    /// <summary>Also require a key for the OpenAPI document and Swagger UI.</summary>
+    public bool ProtectDocs { get; set; }
+
+    /// <summary>Also require a key for <c>/metrics</c> (give the scraper the key).</summary>
+    public bool ProtectMetrics { get; set; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (ApiKeys.Any(key => key.Length < MinKeyLength))
+            yield return new ValidationResult($"Every Auth:ApiKeys entry must be at least {MinKeyLength} characters.", [nameof(ApiKeys)]);
+    }
+}
+
+/// <summary>Per-client rate limit on the prediction endpoints (a token bucket per API key, or per IP without one). Bound from "RateLimit".</summary>
+public sealed class RateLimitOptions
+{
+    public const string Section = "RateLimit";
+
+    /// <summary>Requests a client may make per second, sustained; 0 turns the limit off.</summary>
+    [Range(0, 1_000_000)]
+    public int PermitsPerSecond { get; set; } = 20;
+
+    /// <summary>Requests a client may make at once after being idle (the bucket's size).</summary>
+    [Range(1, 1_000_000)]
+    public int Burst { get; set; } = 40;
+}

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using Conway.Decoding;
+using Polly.CircuitBreaker;
+
+namespace Conway.Api.Serving;
+
+public enum ModelState { Loading, Ready, Failed }
+
+/// <summary>What one device worker reports to /healthz/ready.</summary>
+public sealed record DeviceStatus(string Device, ModelState State, string? Problem, double? LoadMs, double? WarmUpMs);
+
+/// <summary>
+/// One device: a dedicated thread (TorchSharp's dispose scopes and inference mode are thread-local) that loads
+/// its own predictor, runs the self-test as its warm-up, then serves batches from the shared queue, one
+/// <see cref="InferenceEngine.Predict"/> call per distinct <see cref="DecodeOptions"/>, until the queue is closed
+/// and empty. A device whose load or self-test fails stays <see cref="ModelState.Failed"/> and serves nothing.
+/// </summary>
+internal sealed class DeviceWorker(
+    string device, ModelOptions options, PredictorFactory factory, WorkQueue queue, InferenceEngine engine,
+    ServingMetrics metrics, ILogger logger, Action failed)
+{
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile DeviceStatus _status = new(device, ModelState.Loading, null, null, null);
+
+    public DeviceStatus Status => _status;
+
+    public ModelInfo? Info { get; private set; }
+
+    /// <summary>Completes when the thread has ended: the queue is drained, or the device failed.</summary>
+    public Task Stopped => _stopped.Task;
+
+    public void Start() => new Thread(Run) { Name = $"Model {device}", IsBackground = true }.Start();
+
+    private void Run()
+    {
+        try
+        {
+            if (Prepare() is not { } predictor) return;
+            using (predictor)
+            {
+                var reader = new WorkQueue.Reader(queue, Drop);
+                while (reader.WaitForWork()) Serve(predictor, reader.Gather());
+            }
+        }
+        finally
+        {
+            _stopped.TrySetResult();
+        }
+    }
+
+    /// <summary>Load, then the self-test; null (and <see cref="ModelState.Failed"/>) if either fails.</summary>
+    private ICancellablePredictor? Prepare()
+    {
+        ICancellablePredictor? predictor = null;
+        try
+        {
+            logger.LogInformation("Loading the model from {Path} on device {Device}", options.Path, device);
+            predictor = factory(options, device);
+            var info = predictor.Info;
+            logger.LogInformation(
+                "Loaded model {Path} (sha256 {Sha256}): {Parameters:N0} parameters, {DType} on {Device}, in {LoadMs:F0} ms",
+                info.Path, info.Sha256, info.Parameters, info.DType, info.Device, info.LoadTime.TotalMilliseconds);
+
+            long started = Stopwatch.GetTimestamp();
+            var names = options.SelfTestNames();
+            var failures = SelfTest.Failures(predictor, names);
+            double warmUpMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            if (failures.Count > 0)
+            {
+                logger.LogCritical("Self-test failed on {Device}: the model does not step {Patterns} like the rule; this device serves nothing",
+                    device, failures);
+                return Fail(predictor, $"The model failed its self-test on {device}: {string.Join(", ", failures)} differ from the rule.");
+            }
+            logger.LogInformation("Self-test passed on {Device}: {Count} patterns stepped exactly like the rule in {WarmUpMs:F0} ms",
+                device, names.Count, warmUpMs);
+            Info = info;
+            _status = _status with { State = ModelState.Ready, LoadMs = Math.Round(info.LoadTime.TotalMilliseconds), WarmUpMs = Math.Round(warmUpMs) };
+            return predictor;
+        }
+        catch (Exception e)
+        {
+            logger.LogCritical(e, "Could not load the model from {Path} on {Device}; this device serves nothing", options.Path, device);
+            return Fail(predictor, $"The model failed to load on {device}; see the service log.");
+        }
+    }
+
+    private ICancellablePredictor? Fail(ICancellablePredictor? predictor, string problem)
+    {
+        predictor?.Dispose();
+        _status = _status with { State = ModelState.Failed, Problem = problem };
+        failed();
+        return null;
+    }
+
+    private void Drop(WorkItem item)
+    {
+        metrics.Dropped(item.Expired);
+        item.Completion.TrySetCanceled(item.Cancellation);
+    }
+
+    private void Serve(ICancellablePredictor predictor, List<WorkItem> batch)
+    {
+        foreach (var group in batch.GroupBy(item => item.Options))
+        {
+            var items = group.ToList();
+            var boards = items.SelectMany(item => item.Boards).ToList();
+            long started = Stopwatch.GetTimestamp();
+            using var abandoned = WorkItem.WhenAllCancelled(items);
+            try
+            {
+                var predictions = engine.Predict(predictor, boards, group.Key, abandoned.Token);
+                var inference = Stopwatch.GetElapsedTime(started);
+                metrics.Predicted(device, boards.Count, inference);
+                logger.LogDebug("Predicted {Boards} boards on {Device} in {ElapsedMs:F1} ms for requests {RequestIds}",
+                    boards.Count, device, inference.TotalMilliseconds, items.Select(item => item.RequestId));
+                int offset = 0;
+                foreach (var item in items)
+                {
+                    var queueWait = Stopwatch.GetElapsedTime(item.Enqueued, started);
+                    metrics.QueueWaited(queueWait);
+                    item.Completion.TrySetResult(new Served(predictions.Skip(offset).Take(item.Boards.Count).ToArray(), Info!, queueWait, inference));
+                    offset += item.Boards.Count;
+                }
+            }
+            catch (OperationCanceledException) when (abandoned.Token.IsCancellationRequested)
+            {
+                logger.LogInformation("Stopped a batch of {Boards} boards on {Device}: every request in it was cancelled or expired ({RequestIds})",
+                    boards.Count, device, items.Select(item => item.RequestId));
+                foreach (var item in items) item.Completion.TrySetCanceled();
+            }
+            catch (Exception e)
+            {
+                if (e is BrokenCircuitException)
+                    logger.LogWarning("Refused a batch of {Boards} boards on {Device}: the circuit is open ({RequestIds})", boards.Count, device, items.Select(item => item.RequestId));
+                else
+                    logger.LogError(e, "A batch of {Boards} boards failed on {Device} ({RequestIds})", boards.Count, device, items.Select(item => item.RequestId));
+                foreach (var item in items) item.Completion.TrySetException(e);
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+using Conway.Boards;
+using Conway.Decoding;
+
+namespace Conway.Api.Serving;
+
+/// <summary>
+/// The startup check that each device's model reproduces the exact rule on known patterns
+/// (<see cref="Patterns.Named"/>, greedy decoding). It is also the warm-up: the first predict on a device is slow.
+/// </summary>
+internal static class SelfTest
+{
+    /// <summary>The names of the patterns whose predicted next state differs from <see cref="LifeRule.Step(Board)"/>.</summary>
+    public static IReadOnlyList<string> Failures(ICancellablePredictor predictor, IReadOnlyList<string> names)
+    {
+        var boards = names.Select(name => Patterns.Named[name]).ToList();
+        var predictions = predictor.Predict(boards, DecodeOptions.Greedy, CancellationToken.None);
+        return [.. names.Where((_, i) => !predictions[i].Next.Equals(LifeRule.Step(boards[i])))];
+    }
+}

@@ -1,0 +1,70 @@
+using Prometheus;
+
+namespace Conway.Api.Serving;
+
+/// <summary>
+/// The service's Prometheus metrics, in its own registry (served at /metrics beside prometheus-net's HTTP metrics:
+/// <c>http_requests_received_total{endpoint,code}</c> and <c>http_request_duration_seconds</c>, the total latency).
+/// </summary>
+public sealed class ServingMetrics
+{
+    private readonly Gauge _queueDepth;
+    private readonly Gauge _circuitOpen;
+    private readonly Histogram _queueWait;
+    private readonly Histogram _inference;
+    private readonly Histogram _batchBoards;
+    private readonly Counter _boards;
+    private readonly Counter _ruleBoards;
+    private readonly Counter _mismatchedCells;
+    private readonly Counter _dropped;
+    private readonly Counter _splits;
+
+    public ServingMetrics(CollectorRegistry registry)
+    {
+        Registry = registry;
+        var metrics = Metrics.WithCustomRegistry(registry);
+        _queueDepth = metrics.CreateGauge("conway_queue_depth", "Requests waiting for the model.");
+        _circuitOpen = metrics.CreateGauge("conway_circuit_open", "1 while the circuit breaker around the model is open, else 0.");
+        _queueWait = metrics.CreateHistogram("conway_queue_wait_seconds", "Time from admission to the start of the request's batch.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 2, 16) });
+        _inference = metrics.CreateHistogram("conway_inference_seconds", "Time the model took for one batch.",
+            new HistogramConfiguration { LabelNames = ["device"], Buckets = Histogram.ExponentialBuckets(0.005, 2, 16) });
+        _batchBoards = metrics.CreateHistogram("conway_batch_boards", "Boards per model batch.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(1, 2, 12) });
+        _boards = metrics.CreateCounter("conway_boards_predicted_total", "Boards predicted (rate() is boards/s).", "device");
+        _ruleBoards = metrics.CreateCounter("conway_rule_agreement_boards_total", "Predicted boards that match (or not) the exact rule's next state.", "result");
+        _mismatchedCells = metrics.CreateCounter("conway_rule_mismatched_cells_total", "Cells where the model's next state differs from the rule's.");
+        _dropped = metrics.CreateCounter("conway_requests_dropped_total", "Queued requests dropped before their batch: the deadline passed or the client left.", "reason");
+        _splits = metrics.CreateCounter("conway_oom_splits_total", "Batches retried in halves after the model ran out of memory.");
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    /// <summary>Reads the queue depth and circuit state at each scrape.</summary>
+    public void Observe(Func<int> queueDepth, Func<bool> circuitOpen) =>
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            _queueDepth.Set(queueDepth());
+            _circuitOpen.Set(circuitOpen() ? 1 : 0);
+        });
+
+    public void QueueWaited(TimeSpan wait) => _queueWait.Observe(wait.TotalSeconds);
+
+    public void Predicted(string device, int boards, TimeSpan elapsed)
+    {
+        _inference.WithLabels(device).Observe(elapsed.TotalSeconds);
+        _batchBoards.Observe(boards);
+        _boards.WithLabels(device).Inc(boards);
+    }
+
+    public void Checked(int boards, int matching, int mismatchedCells)
+    {
+        _ruleBoards.WithLabels("match").Inc(matching);
+        _ruleBoards.WithLabels("mismatch").Inc(boards - matching);
+        _mismatchedCells.Inc(mismatchedCells);
+    }
+
+    public void Dropped(bool expired) => _dropped.WithLabels(expired ? "deadline" : "client_gone").Inc();
+
+    public void Split() => _splits.Inc();
+}
