@@ -14,16 +14,32 @@ timeout 150 dotnet /tmp/conway/conway.dll eval --device cuda --out /tmp/eval --m
   --paper-250 /tmp/lifegpt/conway_test_states_32by32_20240827_172807.csv > "$out/eval.log" 2>&1
 tar -cf "$out/eval.tar" -C /tmp/eval . ; tail -3 "$out/eval.log"
 
-(cd /tmp/conway && ASPNETCORE_URLS=http://127.0.0.1:8080 Model__Path=$model Logging__LogLevel__Default=Warning exec dotnet Conway.Api.dll) > "$out/api.log" 2>&1 &
-api=$!
-for i in $(seq 1 120); do curl -sf http://127.0.0.1:8080/healthz/ready >/dev/null && break; sleep 1; done
+# the service on loopback with Model:Devices=$1 (cuda:0 = one GPU, auto = every visible GPU)
+serve() {
+  (cd /tmp/conway && ASPNETCORE_URLS=http://127.0.0.1:8080 Model__Path=$model Model__Devices=$1 Logging__LogLevel__Default=Warning \
+    exec dotnet Conway.Api.dll) >> "$out/api.log" 2>&1 &
+  api=$!
+  for i in $(seq 1 120); do curl -sf http://127.0.0.1:8080/healthz/ready >/dev/null && break; sleep 1; done
+}
+gpus=$(nvidia-smi -L | wc -l)
+serve cuda:0
 {
+  echo "One GPU (Model__Devices=cuda:0):"
   timeout 60 dotnet /tmp/conway/conway.dll load --concurrency 1 --requests 300
   timeout 60 dotnet /tmp/conway/conway.dll load --concurrency 64 --requests 6000 | tail -1
   timeout 60 dotnet /tmp/conway/conway.dll load --concurrency 16 --boards 64 --requests 300 | tail -1
   timeout 60 dotnet /tmp/conway/conway.dll load --concurrency 8 --requests 16 --strategy autoregressive | tail -1
 } 2>&1 | tee "$out/load.md"
 kill $api; wait $api 2>/dev/null
+if (( gpus > 1 )); then
+  serve auto
+  {
+    echo "All $gpus GPUs (Model__Devices=auto):"
+    timeout 60 dotnet /tmp/conway/conway.dll load --concurrency 128 --requests 12000 | tail -1
+    timeout 60 dotnet /tmp/conway/conway.dll load --concurrency 32 --boards 64 --requests 600 | tail -1
+  } 2>&1 | tee -a "$out/load.md"
+  kill $api; wait $api 2>/dev/null
+fi
 
 timeout 60 dotnet /tmp/conway/conway.dll bench --model "$model" --strategies speculative --batches-speculative 1,8,64,256,512 --repeats 10 2>&1 | tee -a "$out/bench.log"
-timeout 200 dotnet /tmp/conway/conway.dll bench --model "$model" --strategies autoregressive --batches-autoregressive 1,8,64,256,512 --repeats 3 2>&1 | tee -a "$out/bench.log"
+timeout 200 dotnet /tmp/conway/conway.dll bench --model "$model" --strategies autoregressive --batches-autoregressive 1,64,512 --repeats 3 2>&1 | tee -a "$out/bench.log"
