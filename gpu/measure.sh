@@ -16,7 +16,7 @@ tar -cf "$out/eval.tar" -C /tmp/eval . ; tail -3 "$out/eval.log"
 
 # the service on loopback with Model:Devices=$1 (cuda:0 = one GPU, auto = every visible GPU)
 serve() {
-  (cd /tmp/conway && ASPNETCORE_URLS=http://127.0.0.1:8080 Model__Path=$model Model__Devices=$1 Logging__LogLevel__Default=Warning \
+  (cd /tmp/conway && ASPNETCORE_URLS=http://127.0.0.1:8080 Model__Path=$model Model__Devices=$1 RateLimit__PermitsPerSecond=0 Logging__LogLevel__Default=Warning \
     exec dotnet Conway.Api.dll) >> "$out/api.log" 2>&1 &
   api=$!
   for i in $(seq 1 120); do curl -sf http://127.0.0.1:8080/healthz/ready >/dev/null && break; sleep 1; done
