@@ -33,6 +33,7 @@ public static class BenchCommand
         int repeats = args.Int("repeats", 5);
         int seed = args.Int("seed", 1);
         string? output = args.Optional("out");
+        int agreement = args.Int("agreement", 0);
         args.EnsureAllUsed();
 
         using var predictor = LifeGptPredictor.Load(modelPath, device, maxBatch: int.MaxValue);
@@ -70,6 +71,8 @@ public static class BenchCommand
             }
         }
 
+        if (agreement > 0) rows.Add(Agreement(predictor, agreement, seed));
+
         var table = new StringBuilder()
             .AppendLine(CultureInfo.InvariantCulture, $"Greedy decoding on {DeviceName(target)} ({predictor.Info.DType}), {DateTime.UtcNow:yyyy-MM-dd}, {repeats} timed runs after one warm-up; " +
                         $"measured ceilings: copy {bandwidth / 1e12:F2} TB/s, bf16 matmul {flops / 1e12:F0} TFLOP/s")
@@ -80,6 +83,22 @@ public static class BenchCommand
         Console.WriteLine(table);
         if (output is not null) File.WriteAllText(output, table.ToString());
         return 0;
+    }
+
+    /// <summary>
+    /// Speculative and plain greedy decoding agree exactly in exact arithmetic; in bf16 two different kernels can break a
+    /// near-tie differently. This counts, on the same boards, how often they still agree (a row of the table).
+    /// </summary>
+    private static string Agreement(LifeGptPredictor predictor, int count, int seed)
+    {
+        var boards = Enumerable.Range(0, count).Select(i => Board.Random((i % 19 + 1) / 20.0, new Random(seed * 1000 + i))).ToArray();
+        var speculative = predictor.Predict(boards, DecodeOptions.Greedy);
+        var plain = predictor.Predict(boards, DecodeOptions.Greedy with { Strategy = DecodeStrategy.Autoregressive });
+        int same = speculative.Zip(plain).Count(p => p.First.Next.Equals(p.Second.Next));
+        int cells = speculative.Zip(plain).Sum(p => p.First.Next.CountDifferences(p.Second.Next));
+        string row = $"| speculative vs autoregressive | {count} | identical boards {same}/{count}, differing cells {cells}/{count * Board.Cells} | | | | | |";
+        Console.Error.WriteLine(row);
+        return row;
     }
 
     /// <summary>The card's copy bandwidth (bytes read + written per second) and bf16 matmul rate, measured now.</summary>
