@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 
 namespace Conway.Api.Tests;
 
-/// <param name="Scopes">The values of the scopes the entry was logged in (e.g. RequestId), outermost first.</param>
-public sealed record LogEntry(LogLevel Level, string Category, string Message, IReadOnlyDictionary<string, object?> Scopes);
+/// <param name="Scopes">The values of the scopes the entry was logged in (e.g. RequestId).</param>
+public sealed record LogEntry(LogLevel Level, string Category, string Message, IReadOnlyDictionary<string, object?> Scopes, Exception? Error);
 
 /// <summary>A logger provider that keeps every entry with its scopes, for asserting what the service logged.</summary>
 public sealed class CapturedLogs : ILoggerProvider, ISupportExternalScope
@@ -34,7 +34,7 @@ public sealed class CapturedLogs : ILoggerProvider, ISupportExternalScope
                 else if (scope is IEnumerable<KeyValuePair<string, object>> objects)
                     foreach (var (key, value) in objects) values[key] = value;
             }, scopes);
-            logs._entries.Enqueue(new LogEntry(logLevel, category, formatter(state, exception), scopes));
+            logs._entries.Enqueue(new LogEntry(logLevel, category, formatter(state, exception), scopes, exception));
         }
     }
 }

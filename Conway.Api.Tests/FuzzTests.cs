@@ -6,7 +6,12 @@ using static Conway.Api.Tests.Given;
 
 namespace Conway.Api.Tests;
 
-/// <summary>Malformed input, thousands of times over: seeded (reproducible), in memory, a few seconds.</summary>
+/// <summary>
+/// Malformed input, thousands of times over: seeded (reproducible), in memory, a few seconds. Runs alone (no other
+/// test in parallel), so that the memory it measures is its own.
+/// </summary>
+[CollectionDefinition(nameof(FuzzTests), DisableParallelization = true)]
+[Collection(nameof(FuzzTests))]
 public sealed class FuzzTests(ITestOutputHelper output)
 {
     private const int Bodies = 3000;

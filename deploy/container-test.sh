@@ -82,19 +82,20 @@ entrypoint=$("${PODMAN[@]}" image inspect --format '{{join .Config.Entrypoint " 
 healthcheck=$("${PODMAN[@]}" image inspect --format '{{join .Config.Healthcheck.Test " "}}' "$IMAGE" | sed 's/^CMD //')
 mapfile -t environment < <("${PODMAN[@]}" image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$IMAGE" | sed '/^$/d')
 # a short self-test keeps the start quick on a small CPU; the port avoids clashing with anything on 8080 here
-in_image() { chroot --userspec="$user:$user" "$mnt" /usr/bin/env -i "${environment[@]}" HOME=/tmp \
+in_image() { exec chroot --userspec="$user:$user" "$mnt" /usr/bin/env -i "${environment[@]}" HOME=/tmp \
   ASPNETCORE_HTTP_PORTS="$PORT" Model__SelfTestPatterns=glider,blinker /bin/sh -c "cd $workdir && exec $*"; }
-in_image "$entrypoint" >"$WORK/service.log" 2>&1 &
+if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then echo "FAIL: something already listens on port $PORT"; exit 1; fi
+(in_image "$entrypoint") >"$WORK/service.log" 2>&1 &
 pid=$!
 
 step "waiting for the image's HEALTHCHECK ($healthcheck) to pass"
 for _ in $(seq 1 180); do
-  in_image "$healthcheck" >/dev/null 2>&1 && break
+  (in_image "$healthcheck") >/dev/null 2>&1 && break
   kill -0 "$pid" 2>/dev/null || { cat "$WORK/service.log"; echo "FAIL: the service exited"; exit 1; }
   sleep 2
 done
-in_image "$healthcheck"
-owner=$(ps -o uid= -p "$(pgrep -P "$pid" -f Conway.Api.dll || echo "$pid")" | tr -d ' ')
+(in_image "$healthcheck")
+owner=$(ps -o uid= -p "$pid" | tr -d ' ')
 
 step "POST /predict (a glider)"
 answer=$(curl -sf -X POST "http://127.0.0.1:$PORT/predict" -H 'Content-Type: application/json' -d '{"rle": "x = 3, y = 3\nbo$2bo$3o!"}')

@@ -9,8 +9,9 @@ namespace Conway.Api.Endpoints;
 public static class HealthEndpoints
 {
     /// <summary>
-    /// <c>/healthz/live</c>: 200 while the process runs, running no check. <c>/healthz/ready</c>: 200 once the model
-    /// is loaded, else 503. Both answer JSON: the overall status and each check's status, description and data.
+    /// <c>/healthz/live</c>: 200 while the process runs, running no check (it never touches the model).
+    /// <c>/healthz/ready</c>: 200 while the model serves (see <see cref="ModelHealthCheck"/>), else 503. Both answer
+    /// JSON: the overall status and each check's status, description and data. Always open (no API key).
     /// </summary>
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)
     {

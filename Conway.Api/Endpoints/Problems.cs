@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.WebUtilities;
 
 namespace Conway.Api.Endpoints;
 
-/// <summary>RFC 9457 problem details for the client's mistakes.</summary>
+/// <summary>RFC 9457 problem details: the client's mistakes, and (through <see cref="ServingProblems"/>) work the model did not do.</summary>
 internal static class Problems
 {
     public static ProblemHttpResult Status(int status, string detail) =>
