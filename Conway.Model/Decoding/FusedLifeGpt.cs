@@ -8,7 +8,7 @@ namespace Conway.Decoding;
 /// <summary>
 /// The LifeGPT network of <see cref="LifeGpt"/> with its weights re-laid for decoding. The arithmetic is the
 /// module's; what changes is how few TorchSharp calls it takes, because a decode step is host-bound (each call
-/// costs ~10 us of P/Invoke and dispatch whatever the batch; spec and issue: ~4.3 ms a step for the plain module):
+/// costs ~10 us of P/Invoke and dispatch whatever the batch):
 /// <list type="bullet">
 /// <item>q, k, v are one [1536, 256] projection (three launches become one);</item>
 /// <item>in a 1-token step, rotary is one matmul with a per-position 64x64 matrix (rotate-halves as a linear map,
@@ -16,7 +16,8 @@ namespace Conway.Decoding;
 /// <item>the step's keys and values go into the cache with one copy; residual adds ride on addmm;</item>
 /// <item>greedy decoding without probabilities computes only the logits of '0' and '1'.</item>
 /// </list>
-/// About 150 calls a step instead of ~450. Checked against the module by the conformance tests.
+/// About 200 kernels a step; one board's step then takes 2.2 ms on an H100 against the spec's ~4.3 ms for a plain
+/// TorchSharp step (docs/PERFORMANCE.md). Checked against the module by the conformance tests.
 /// </summary>
 public sealed class FusedLifeGpt : IDisposable
 {
@@ -78,7 +79,7 @@ public sealed class FusedLifeGpt : IDisposable
             layer.Write(start, k, qkv[2]);
             var (keys, values) = layer.Upto(start + (int)l);
             var o = start == 0 ? F.scaled_dot_product_attention(q, keys, values, is_casual: true)
-                : Attention.CachedAttention(q, keys, values, start);
+                : CachedAttention(q, keys, values, start);
             x.add_(o.transpose(1, 2).reshape(b, l, -1).matmul(a.OutT));
             FeedForward(x, _feedForward[i]);
         }
@@ -107,6 +108,24 @@ public sealed class FusedLifeGpt : IDisposable
             x = FeedForward(x, _feedForward[i]);
         }
         return F.linear(Norm(x, _finalNorm), cellsOnly ? _cellLogits : _logits).unsqueeze(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Queries at positions start..start+L-1 over cached keys 0..start+L-1. Written as matmul-softmax-matmul rather
+    /// than SDPA: for a 1-token query over a growing cache libtorch picks cuDNN attention on CUDA and pays ~50 ms a
+    /// step (spec: "Reference inference speed"); this path has no such trap.
+    /// </summary>
+    private static Tensor CachedAttention(Tensor q, Tensor keys, Tensor values, int start)
+    {
+        long l = q.shape[2], t = keys.shape[2];
+        var scores = matmul(q, keys.transpose(2, 3)).mul_(1.0 / Math.Sqrt(LifeGptShape.HeadDim));
+        if (l > 1)
+        {
+            // query i (position start+i) may see keys 0..start+i
+            var future = ones(l, t, ScalarType.Bool, q.device).triu_(start + 1);
+            scores = scores.masked_fill(future, float.NegativeInfinity);
+        }
+        return matmul(scores.softmax(-1), values);
     }
 
     private static Tensor FeedForward(Tensor x, FeedForwardWeights f)

@@ -38,14 +38,9 @@ public sealed class LifeGpt : nn.Module<Tensor, Tensor>
     /// </summary>
     public ScalarType? AutocastTo { get => _autocast.To; set => _autocast.To = value; }
 
-    /// <summary>Logits [B, T, 256] for tokens [B, T] at positions 0..T-1, causal, no cache.</summary>
-    public override Tensor forward(Tensor tokens) => net.forward(tokens, 0, null);
+    /// <summary>Logits [B, T, 256] for tokens [B, T] at positions 0..T-1, causal. (Decoding uses FusedLifeGpt.)</summary>
+    public override Tensor forward(Tensor tokens) => net.forward(tokens);
 
-    /// <summary>
-    /// Logits [B, L, 256] for tokens [B, L] at positions start..start+L-1. With a cache, each attention block
-    /// writes its keys and values at those positions and attends to everything before them too.
-    /// </summary>
-    public Tensor forward(Tensor tokens, int start, KvCache? cache) => net.forward(tokens, start, cache);
 }
 
 public sealed class TransformerWrapper : nn.Module
@@ -65,10 +60,10 @@ public sealed class TransformerWrapper : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor tokens, int start, KvCache? cache)
+    public Tensor forward(Tensor tokens)
     {
         using var x = token_emb.emb.forward(tokens);      // no scaling, no absolute positions
-        using var h = attn_layers.forward(x, start, cache);
+        using var h = attn_layers.forward(x);
         return _autocast.Linear(to_logits, h);
     }
 }
@@ -102,17 +97,16 @@ public sealed class Decoder : nn.Module
 
     public IEnumerable<Attention> AttentionBlocks => layers.Select(l => l.Block).OfType<Attention>();
 
-    public Tensor forward(Tensor x, int start, KvCache? cache)
+    public Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var (cos, sin) = rotary_pos_emb.Tables(start, (int)x.shape[1]);
-        int attentionIndex = 0;
+        var (cos, sin) = rotary_pos_emb.Tables(0, (int)x.shape[1]);
         foreach (var layer in layers)
         {
             var normed = layer.Norm.forward(x);                       // x = x + block(LayerNorm(x))
             var y = layer.Block switch
             {
-                Attention a => a.forward(normed, cos, sin, start, cache?.Layer(attentionIndex++)),
+                Attention a => a.forward(normed, cos, sin),
                 FeedForward f => f.forward(normed),
                 _ => throw new InvalidOperationException(),
             };
@@ -163,45 +157,14 @@ public sealed class Attention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, int start, LayerCache? cache)
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin)
     {
         long b = x.shape[0], l = x.shape[1];
         Tensor Heads(Linear proj) => _autocast.Linear(proj, x).view(b, l, LifeGptShape.Heads, LifeGptShape.HeadDim).transpose(1, 2);
         var q = RotaryEmbedding.Apply(Heads(to_q), cos, sin);
         var k = RotaryEmbedding.Apply(Heads(to_k), cos, sin);
-        var v = Heads(to_v);
-
-        Tensor o;
-        if (cache is null)
-        {
-            o = F.scaled_dot_product_attention(q, k, v, is_casual: true);
-        }
-        else
-        {
-            cache.Write(start, k, v);
-            var (keys, values) = cache.Upto(start + (int)l);
-            o = start == 0 ? F.scaled_dot_product_attention(q, keys, values, is_casual: true)
-                : CachedAttention(q, keys, values, start);
-        }
+        var o = F.scaled_dot_product_attention(q, k, Heads(to_v), is_casual: true);   // softmax(q k^T / 8) v
         return _autocast.Linear(to_out, o.transpose(1, 2).reshape(b, l, -1));
-    }
-
-    /// <summary>
-    /// Queries at positions start..start+L-1 over cached keys 0..start+L-1. Written as matmul-softmax-matmul
-    /// rather than SDPA: for a 1-token query over a growing cache libtorch picks cuDNN attention on CUDA and
-    /// pays ~50 ms a step (spec: "Reference inference speed"); this path has no such trap.
-    /// </summary>
-    internal static Tensor CachedAttention(Tensor q, Tensor keys, Tensor values, int start)
-    {
-        long l = q.shape[2], t = keys.shape[2];
-        var scores = matmul(q, keys.transpose(2, 3)).mul_(1.0 / Math.Sqrt(LifeGptShape.HeadDim));
-        if (l > 1)
-        {
-            // query i (position start+i) may see keys 0..start+i
-            var future = ones(l, t, ScalarType.Bool, q.device).triu_(start + 1);
-            scores = scores.masked_fill(future, float.NegativeInfinity);
-        }
-        return matmul(scores.softmax(-1), values);
     }
 }
 
@@ -232,7 +195,8 @@ public sealed class FeedForward : nn.Module
 /// <summary>
 /// TorchSharp has no autocast; this is autocast's rule for linear layers, by hand: with <see cref="To"/> set (training
 /// with float32 master weights), inputs and weights are cast to bf16 for the matmul, so the residual stream and
-/// the LayerNorms stay float32 while the matmuls and attention run on bf16 tensor cores (3x faster per step).
+/// the LayerNorms stay float32 while the matmuls and attention run on bf16 tensor cores (about 166 against 510 ms a
+/// step on an H200 at batch 64: models/lifegpt.md).
 /// </summary>
 internal sealed class Autocast
 {
