@@ -17,25 +17,15 @@ public interface ICancellablePredictor : IBoardPredictor
 }
 
 /// <summary>
-/// The real model, cancellable between sub-batches: <see cref="LifeGptPredictor"/> decodes at most
-/// <see cref="LifeGptPredictor.MaxBatch"/> boards per pass (16 on the CPU, 256 on CUDA) and the token is checked
-/// before each pass. A pass that has started runs to its end: the decoder (Conway.Model/Decoding) takes no token,
-/// so one board, or one sub-batch, cannot be stopped between its decode steps.
+/// The real model: <see cref="LifeGptPredictor"/> checks the token between decode steps (plain decoding) and between
+/// verification passes (speculative decoding), so a batch whose clients are all gone stops within one step or pass.
 /// </summary>
 public sealed class LifeGptServingPredictor(LifeGptPredictor model) : ICancellablePredictor
 {
     public ModelInfo Info => model.Info;
 
-    public IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation)
-    {
-        var predictions = new List<Prediction>(boards.Count);
-        foreach (var pass in boards.Chunk(model.MaxBatch))
-        {
-            cancellation.ThrowIfCancellationRequested();
-            predictions.AddRange(model.Predict(pass, options));
-        }
-        return predictions;
-    }
+    public IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation) =>
+        model.Predict(boards, options, cancellation);
 
     public void Dispose() => model.Dispose();
 }

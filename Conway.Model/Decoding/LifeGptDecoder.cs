@@ -12,7 +12,11 @@ namespace Conway.Decoding;
 /// </summary>
 public sealed class LifeGptDecoder(FusedLifeGpt model)
 {
-    public IReadOnlyList<Prediction> Decode(IReadOnlyList<Board> boards, DecodeOptions options)
+    /// <summary>
+    /// Decodes a batch. <paramref name="cancellation"/> is checked between decode steps (plain) and between passes
+    /// (speculative): a cancelled batch throws <see cref="OperationCanceledException"/> within one step or pass.
+    /// </summary>
+    public IReadOnlyList<Prediction> Decode(IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation = default)
     {
         if (boards.Count == 0) return [];
         using var _ = inference_mode();
@@ -22,8 +26,8 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
         var sampler = new CellSampler(options, generator);
         bool cellsOnly = options.IsGreedy && !options.IncludeProbabilities;   // then '0' and '1' are all the logits needed
         var (cells, pAlive) = options.Strategy == DecodeStrategy.Autoregressive
-            ? Autoregressive(boards, sampler, options.IncludeProbabilities, cellsOnly)
-            : Speculative(boards, sampler, options.IncludeProbabilities, cellsOnly);
+            ? Autoregressive(boards, sampler, options.IncludeProbabilities, cellsOnly, cancellation)
+            : Speculative(boards, sampler, options.IncludeProbabilities, cellsOnly, cancellation);
 
         var next = LifeGptCodec.Boards(cells);
         float[][]? probabilities = pAlive is null ? null : Rows(pAlive);
@@ -31,7 +35,8 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
     }
 
     /// <summary>Plain decoding: a prefill over the prompts, then one model step per cell for the whole batch.</summary>
-    private (Tensor Cells, Tensor? PAlive) Autoregressive(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities, bool cellsOnly)
+    private (Tensor Cells, Tensor? PAlive) Autoregressive(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities, bool cellsOnly,
+        CancellationToken cancellation)
     {
         long batch = boards.Count;
         using var cache = new KvCache(batch, model.Dtype, model.Device);
@@ -41,6 +46,7 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
         var logits = model.Forward(LifeGptCodec.Prompts(boards, model.Device), 0, cache, LifeGptCodec.PromptLength - 1, cellsOnly);
         for (int i = 0; i < Board.Cells; i++)
         {
+            cancellation.ThrowIfCancellationRequested();                   // host-side: costs no synchronisation
             using var step = NewDisposeScope();
             var token = sampler.Choose(logits);                              // [B, 1], stays on the device: no sync
             cells.narrow(1, i, 1).copy_(token);
@@ -59,7 +65,8 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
     /// is the residual of a one-hot draft). Then the boards not yet done re-score the rest of their draft from the
     /// earliest changed position on, reusing the KV cache before it. The output is plain decoding's, for any model.
     /// </summary>
-    private (Tensor Cells, Tensor? PAlive) Speculative(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities, bool cellsOnly)
+    private (Tensor Cells, Tensor? PAlive) Speculative(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities, bool cellsOnly,
+        CancellationToken cancellation)
     {
         int batch = boards.Count;
         var device = model.Device;
@@ -73,6 +80,7 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
         {
             for (int start = 0; active.Count > 0;)
             {
+                cancellation.ThrowIfCancellationRequested();
                 using var pass = NewDisposeScope();
                 int from = active.Min(b => settled[b]);                     // the earliest undecided cell
                 var rows = tensor(active.Select(b => (long)b).ToArray(), ScalarType.Int64, device);

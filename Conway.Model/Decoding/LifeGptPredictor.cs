@@ -55,7 +55,11 @@ public sealed class LifeGptPredictor : IBoardPredictor
     }
 
     public IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options) =>
-        boards.Chunk(MaxBatch).SelectMany(chunk => _decoder.Decode(chunk, options)).ToArray();
+        Predict(boards, options, CancellationToken.None);
+
+    /// <summary>As <see cref="Predict(IReadOnlyList{Board}, DecodeOptions)"/>, stopping between decode steps or passes once cancelled.</summary>
+    public IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation) =>
+        boards.Chunk(MaxBatch).SelectMany(chunk => _decoder.Decode(chunk, options, cancellation)).ToArray();
 
     public static Device ResolveDevice(string device)
     {
