@@ -84,31 +84,34 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
                 using var pass = NewDisposeScope();
                 int from = active.Min(b => settled[b]);                     // the earliest undecided cell
                 var rows = tensor(active.Select(b => (long)b).ToArray(), ScalarType.Int64, device);
-                var input = tokens.index_select(0, rows).narrow(1, start, LifeGptCodec.CellsEnd - 1 - start);
+                var sequences = tokens.index_select(0, rows);
                 // logits at position p predict cell p - 1044: those of cells from..1023
-                var logits = model.Forward(input, start, cache, LifeGptCodec.PromptLength - 1 + from - start, cellsOnly);
-                var drafted = tokens.index_select(0, rows).narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
+                var logits = model.Forward(sequences.narrow(1, start, LifeGptCodec.CellsEnd - 1 - start), start, cache,
+                    LifeGptCodec.PromptLength - 1 + from - start, cellsOnly);
+                var drafted = sequences.narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
                 var (rejected, replacement) = sampler.Verify(logits, drafted);
 
                 // the first rejected cell at or after each board's own settled count (one host read per pass)
                 var cellIndex = arange(from, Board.Cells, ScalarType.Int64, device).unsqueeze(0);
                 var own = tensor(active.Select(b => (long)settled[b]).ToArray(), ScalarType.Int64, device).unsqueeze(1);
                 var candidates = rejected.logical_and(cellIndex.ge(own));
-                long[] any = candidates.any(1).to(ScalarType.Int64).cpu().data<long>().ToArray();
-                long[] first = candidates.to(ScalarType.Int64).argmax(1).cpu().data<long>().ToArray();
-                long[] replacements = replacement.gather(1, tensor(first, ScalarType.Int64, device).unsqueeze(1)).cpu().data<long>().ToArray();
+                var first = candidates.to(ScalarType.Int64).argmax(1, keepdim: true);
+                // per board: any rejection, the first one (relative to from), its replacement cell
+                long[] verdict = cat([candidates.any(1, keepdim: true).to(ScalarType.Int64), first, replacement.gather(1, first)], 1)
+                    .cpu().data<long>().ToArray();
                 var probability = pAlive is null ? null : CellSampler.ProbabilityAlive(logits);
 
                 var stillActive = new List<int>();
                 for (int a = 0; a < active.Count; a++)
                 {
                     int b = active[a];
-                    int decided = any[a] != 0 ? from + (int)first[a] + 1 : Board.Cells;
+                    bool rejects = verdict[3 * a] != 0;
+                    int decided = rejects ? from + (int)verdict[3 * a + 1] + 1 : Board.Cells;
                     if (probability is not null)
                         pAlive!.narrow(0, b, 1).narrow(1, settled[b], decided - settled[b])
                             .copy_(probability.narrow(0, a, 1).narrow(1, settled[b] - from, decided - settled[b]));
-                    if (any[a] != 0)
-                        tokens[b, LifeGptCodec.PromptLength + decided - 1] = tensor(replacements[a], ScalarType.Int64, device);
+                    if (rejects)
+                        tokens[b, LifeGptCodec.PromptLength + decided - 1] = tensor(verdict[3 * a + 2], ScalarType.Int64, device);
                     settled[b] = decided;
                     if (decided < Board.Cells) stillActive.Add(a);
                 }
