@@ -133,11 +133,11 @@ public sealed class Trainer(TrainOptions o, TextWriter log)
         return new TrainResult(step, loss, last, clock.Elapsed, CheckpointPath);
     }
 
-    /// <summary>Linear warm-up to the peak rate, then a cosine down to the floor at the last step.</summary>
+    /// <summary>Linear warm-up to the peak rate, then a cosine down to the floor at the last step (step Steps - 1).</summary>
     public double LearningRate(int step)
     {
         if (step < o.WarmupSteps) return o.LearningRate * (step + 1) / o.WarmupSteps;
-        double progress = Math.Min(1.0, (double)(step - o.WarmupSteps) / Math.Max(1, o.Steps - o.WarmupSteps));
+        double progress = Math.Min(1.0, (double)(step - o.WarmupSteps) / Math.Max(1, o.Steps - 1 - o.WarmupSteps));
         return o.MinLearningRate + 0.5 * (o.LearningRate - o.MinLearningRate) * (1 + Math.Cos(Math.PI * progress));
     }
 

@@ -16,7 +16,7 @@ public static class TrainingBoards
         var boards = new Board[size];
         for (int i = 0; i < size; i++)
         {
-            var rng = new Random(Seed(seed, step, i));
+            var rng = new Random(BoardSeed(seed, step, i));
             var board = Draw(rng);
             if (rng.NextDouble() < 0.5) board = LifeRule.Step(board, rng.Next(0, 20));
             boards[i] = board;
@@ -25,15 +25,23 @@ public static class TrainingBoards
     }
 
     /// <summary>
-    /// A stable 32-bit seed for (seed, step, i): SplitMix64's finaliser over the three packed together. Not
-    /// HashCode.Combine, which .NET salts per process: runs (and resumed runs) would each see different data.
+    /// A seed mixed from (seed, step, i) with SplitMix64: the same in every process. (HashCode.Combine is randomised
+    /// per process, so a resumed run, or a rerun with the same --seed, would see other boards.)
     /// </summary>
-    internal static int Seed(int seed, int step, int i)
+    private static int BoardSeed(int seed, int step, int i)
     {
-        ulong z = unchecked((ulong)(uint)seed * 0x9E3779B97F4A7C15UL ^ (ulong)(uint)step << 32 ^ (uint)i);
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return (int)(z ^ (z >> 31));
+        ulong h = Mix((ulong)(uint)seed);
+        h = Mix(h ^ (uint)step);
+        h = Mix(h ^ (uint)i);
+        return (int)(h ^ (h >> 32));
+    }
+
+    private static ulong Mix(ulong x)
+    {
+        x += 0x9E3779B97F4A7C15UL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+        return x ^ (x >> 31);
     }
 
     private static Board Draw(Random rng)
