@@ -20,20 +20,6 @@ public sealed class KvCache : IDisposable
     /// <summary>A new cache holding only the given sequences (rows of the batch), in that order.</summary>
     public KvCache Select(Tensor rows) => new(_layers.Select(l => l.Select(rows)).ToArray());
 
-    /// <summary>Bytes held on the device.</summary>
-    public long Bytes => _layers.Sum(l => l.Bytes);
-
-    /// <summary>Bytes one full-context sequence takes: 12 blocks x K,V x 8 heads x 2071 x 64.</summary>
-    public static long BytesPerSequence(ScalarType dtype) =>
-        LifeGptShape.Blocks / 2 * 2L * LifeGptShape.Heads * LifeGptShape.Context * LifeGptShape.HeadDim * ElementSize(dtype);
-
-    private static long ElementSize(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float32 => 4,
-        ScalarType.BFloat16 or ScalarType.Float16 => 2,
-        _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
-    };
-
     public void Dispose()
     {
         foreach (var l in _layers) l.Dispose();
@@ -54,8 +40,6 @@ public sealed class LayerCache : IDisposable
     private LayerCache(Tensor kv) => _kv = kv.DetachFromDisposeScope();   // owned by the cache, not by a caller's scope
 
     internal LayerCache Select(Tensor rows) => new(_kv.index_select(1, rows));
-
-    internal long Bytes => _kv.NumberOfElements * _kv.ElementSize;
 
     /// <summary>Stores k, v [B, H, L, 64] at positions start..start+L-1.</summary>
     public void Write(int start, Tensor k, Tensor v)
