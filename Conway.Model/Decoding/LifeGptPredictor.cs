@@ -59,7 +59,11 @@ public sealed class LifeGptPredictor : IBoardPredictor
 
     /// <summary>As <see cref="Predict(IReadOnlyList{Board}, DecodeOptions)"/>, stopping between decode steps or passes once cancelled.</summary>
     public IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation) =>
-        boards.Chunk(MaxBatch).SelectMany(chunk => _decoder.Decode(chunk, options, cancellation)).ToArray();
+        boards.Chunk(MaxBatch).SelectMany((chunk, k) => _decoder.Decode(chunk, ForChunk(options, k), cancellation)).ToArray();
+
+    // each chunk its own random stream: one seed for every chunk would repeat the first chunk's samples
+    private static DecodeOptions ForChunk(DecodeOptions options, int chunk) =>
+        chunk == 0 || options.Seed is null ? options : options with { Seed = options.Seed + chunk };
 
     public static Device ResolveDevice(string device)
     {
