@@ -26,11 +26,9 @@ public sealed class ServingTests
         using var gate = new ManualResetEventSlim();
         await using var api = new ApiFactory { Settings = { ["Model:MaxWaitMs"] = "0" } };
         var client = await api.StartAsync();
-        api.Predictor.Gate = gate;
         try
         {
-            var first = client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
-            await Eventually(() => api.Predictor.Calls.Count == 1, "the first request is in the model");
+            var first = await HoldTheModel(api, client, gate);
             var queued = new[]
             {
                 client.PostAsync("/predict", Json(new { board = Glider.ToRows() })),
@@ -101,11 +99,9 @@ public sealed class ServingTests
             Settings = { ["Model:QueueCapacity"] = "2", ["Model:MaxWaitMs"] = "0", ["Model:MaxBatchBoards"] = "1" },
         };
         var client = await api.StartAsync();
-        api.Predictor.Gate = gate;
         try
         {
-            var first = client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
-            await Eventually(() => api.Predictor.Calls.Count == 1, "the first request is in the model");
+            var first = await HoldTheModel(api, client, gate);
 
             var more = Enumerable.Range(0, 5).Select(_ => client.PostAsync("/predict", Json(new { board = Glider.ToRows() }))).ToList();
             await Eventually(() => more.Count(task => task.IsCompleted) == 3, "three requests are answered while the model is busy");
@@ -136,11 +132,9 @@ public sealed class ServingTests
         using var gate = new ManualResetEventSlim();
         await using var api = new ApiFactory { Settings = { ["Model:MaxWaitMs"] = "0" } };
         var client = await api.StartAsync();
-        api.Predictor.Gate = gate;
         try
         {
-            var first = client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
-            await Eventually(() => api.Predictor.Calls.Count == 1, "the first request is in the model");
+            var first = await HoldTheModel(api, client, gate);
             using var abort = new CancellationTokenSource();
             var abandoned = client.PostAsync("/predict", Json(new { board = Blinker.ToRows() }), abort.Token);
             var kept = client.PostAsync("/predict", Json(new { board = Block.ToRows() }));
@@ -186,11 +180,9 @@ public sealed class ServingTests
         using var gate = new ManualResetEventSlim();
         await using var api = new ApiFactory { Settings = { ["Model:MaxWaitMs"] = "0" } };
         var client = await api.StartAsync();
-        api.Predictor.Gate = gate;
         try
         {
-            var first = client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
-            await Eventually(() => api.Predictor.Calls.Count == 1, "the first request is in the model");
+            var first = await HoldTheModel(api, client, gate);
             var request = new HttpRequestMessage(HttpMethod.Post, "/predict") { Content = Json(new { board = Blinker.ToRows() }) };
             request.Headers.Add("X-Deadline-Ms", "200");
 
@@ -227,5 +219,14 @@ public sealed class ServingTests
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         Assert.Contains(expected, (string)(await BodyOf(response))["detail"]!);
+    }
+
+    /// <summary>Sends a glider that the test double holds in the model until <paramref name="gate"/> opens, so later requests queue.</summary>
+    private static async Task<Task<HttpResponseMessage>> HoldTheModel(ApiFactory api, HttpClient client, ManualResetEventSlim gate)
+    {
+        api.Predictor.Gate = gate;
+        var first = client.PostAsync("/predict", Json(new { board = Glider.ToRows() }));
+        await Eventually(() => api.Predictor.Calls.Count == 1, "the first request is in the model");
+        return first;
     }
 }

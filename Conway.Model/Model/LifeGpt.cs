@@ -95,8 +95,6 @@ public sealed class Decoder : nn.Module
         RegisterComponents();
     }
 
-    public IEnumerable<Attention> AttentionBlocks => layers.Select(l => l.Block).OfType<Attention>();
-
     public Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
