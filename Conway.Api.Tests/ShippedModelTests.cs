@@ -9,7 +9,7 @@ namespace Conway.Api.Tests;
 /// <summary>
 /// The shipped model (models/lifegpt.safetensors) on the CPU, served on a real Kestrel socket on 127.0.0.1: loaded
 /// once for these tests, with a short self-test and small passes so that they fit this suite's time and memory
-/// (a CPU pass needs about 0.2 GB per board).
+/// (a CPU pass needs about 0.1 GB per board).
 /// </summary>
 public sealed class ShippedModelServer : IAsyncLifetime
 {

@@ -6,8 +6,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-artifacts/gpu}; mkdir -p "$out"
 source gpu/env.sh > "$out/bench.log"; cat "$out/bench.log"   # not in a pipe: the exports must stay in this shell
-conway() { dotnet /tmp/conway/conway.dll "$@"; }
 model=$PWD/models/lifegpt.safetensors
+
+timeout 90 dotnet /tmp/conway/conway.dll bench --model "$model" --strategies speculative --batches-speculative 1,8,64,256,512,1024 --repeats 10 2>&1 | tee -a "$out/bench.log"
+timeout 240 dotnet /tmp/conway/conway.dll bench --model "$model" --strategies autoregressive --batches-autoregressive 1,64,512,1024 --repeats 3 --agreement 256 2>&1 | tee -a "$out/bench.log"
 
 timeout 150 dotnet /tmp/conway/conway.dll eval --device cuda --out /tmp/eval --model "$model" \
   --paper-10 /tmp/lifegpt/conway_test_states_32by32_20240716_151502.csv \
@@ -40,6 +42,3 @@ if (( gpus > 1 )); then
   } 2>&1 | tee -a "$out/load.md"
   kill $api; wait $api 2>/dev/null
 fi
-
-timeout 60 dotnet /tmp/conway/conway.dll bench --model "$model" --strategies speculative --batches-speculative 1,8,64,256,512 --repeats 10 2>&1 | tee -a "$out/bench.log"
-timeout 200 dotnet /tmp/conway/conway.dll bench --model "$model" --strategies autoregressive --batches-autoregressive 1,64,512 --repeats 3 2>&1 | tee -a "$out/bench.log"

@@ -25,7 +25,8 @@ public sealed class ModelOptions : IValidatableObject
     /// <summary>
     /// Most boards the model decodes in one pass (its memory peak; a batch runs as several passes, and a cancelled
     /// batch stops between them). 0: the predictor's default, 16 on the CPU and 256 on CUDA. A board needs about
-    /// 0.2 GB at the peak of a CPU pass (float32 KV cache and activations) and about 0.1 GB on a GPU (bf16).
+    /// 0.1 GB at the peak of a CPU pass (float32) and about 0.05 GB on a GPU (bf16): a speculative pass keeps no KV
+    /// cache unless the model rejects part of the draft, plain decoding keeps one (0.1 GB a board in float32).
     /// </summary>
     [Range(0, 65536)]
     public int BoardsPerPass { get; set; }

@@ -36,8 +36,10 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
         }
     }
 
-    [SharedDataFact]
-    public void Cached_decoding_gives_the_logits_of_one_uncached_forward_pass()
+    [SharedDataTheory]
+    [InlineData(false)]   // the CPU's per-head step attention
+    [InlineData(true)]    // CUDA's block-diagonal step attention, here in fp32
+    public void Cached_decoding_gives_the_logits_of_one_uncached_forward_pass(bool blockDiagonalSteps)
     {
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
@@ -47,7 +49,7 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
         var uncached = fx.Predictor.Model.forward(sequence)                          // the module, no cache
             .narrow(1, LifeGptCodec.PromptLength - 1, Board.Cells);
 
-        var fused = fx.Predictor.Fused;                                              // the decoding path
+        using var fused = new FusedLifeGpt(fx.Predictor.Model, blockDiagonalSteps);  // the decoding path
         using var cache = new KvCache(2, ScalarType.Float32, CPU);
         var pieces = new List<Tensor> { fused.Forward(sequence.narrow(1, 0, LifeGptCodec.PromptLength), 0, cache, LifeGptCodec.PromptLength - 1, cellsOnly: false) };
         const int steps = 40;                                                        // one token at a time ...

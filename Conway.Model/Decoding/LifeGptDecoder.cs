@@ -64,6 +64,9 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
     /// cell) and takes the model's cell at the first rejection (greedy: its argmax; sampling: the other cell, which
     /// is the residual of a one-hot draft). Then the boards not yet done re-score the rest of their draft from the
     /// earliest changed position on, reusing the KV cache before it. The output is plain decoding's, for any model.
+    /// The first pass keeps no cache (a trained model accepts nearly every draft whole, and a cache costs a copy of
+    /// every key and value, ~10% of the pass, and 51 MB a board); if boards remain, the second pass runs from the start
+    /// and builds it.
     /// </summary>
     private (Tensor Cells, Tensor? PAlive) Speculative(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities, bool cellsOnly,
         CancellationToken cancellation)
@@ -75,7 +78,7 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
         var pAlive = withProbabilities ? zeros(batch, Board.Cells, ScalarType.Float32, device) : null;
         var settled = new int[batch];                                       // cells decided, per board
         var active = Enumerable.Range(0, batch).ToList();                   // boards still decoding, in cache order
-        var cache = new KvCache(batch, model.Dtype, device);
+        KvCache? cache = null;
         try
         {
             for (int start = 0; active.Count > 0;)
@@ -116,7 +119,7 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
                     if (decided < Board.Cells) stillActive.Add(a);
                 }
                 if (stillActive.Count == 0) break;
-                if (stillActive.Count < active.Count)
+                if (cache is not null && stillActive.Count < active.Count)
                 {
                     var keep = tensor(stillActive.Select(a => (long)a).ToArray(), ScalarType.Int64, device);
                     var compacted = cache.Select(keep);
@@ -124,12 +127,13 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
                     cache = compacted;
                 }
                 active = stillActive.Select(a => active[a]).ToList();
-                start = LifeGptCodec.PromptLength - 1 + active.Min(b => settled[b]);   // the earliest corrected cell
+                if (cache is null) cache = new KvCache(active.Count, model.Dtype, device);   // the next pass runs from 0
+                else start = LifeGptCodec.PromptLength - 1 + active.Min(b => settled[b]);   // the earliest corrected cell
             }
         }
         finally
         {
-            cache.Dispose();
+            cache?.Dispose();
         }
         return (tokens.narrow(1, LifeGptCodec.PromptLength, Board.Cells), pAlive);
     }

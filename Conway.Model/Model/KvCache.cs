@@ -3,17 +3,26 @@ using static TorchSharp.torch;
 namespace Conway.Model;
 
 /// <summary>
-/// Keys and values of every attention block for B sequences, preallocated for the full 2071-token context
-/// (never grown by concatenation) and written in place.
+/// Keys and values of every attention block for B sequences, preallocated for the full context (never grown by
+/// concatenation) and written in place.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
+    /// <summary>
+    /// Positions held: the 2071-token context rounded up to a multiple of 8. A decode step attends to a padded length
+    /// (<see cref="Padded"/>), because cuBLAS takes slow unaligned kernels for odd lengths (measured: ~40% of a step).
+    /// </summary>
+    public const int Length = (LifeGptShape.Context + 7) / 8 * 8;
+
     private readonly LayerCache[] _layers;
 
     public KvCache(long batch, ScalarType dtype, Device device)
         : this(Enumerable.Range(0, LifeGptShape.Blocks / 2).Select(_ => new LayerCache(batch, dtype, device)).ToArray()) { }
 
     private KvCache(LayerCache[] layers) => _layers = layers;
+
+    /// <summary>A length rounded up to a multiple of 8.</summary>
+    public static int Padded(int length) => (length + 7) / 8 * 8;
 
     public LayerCache Layer(int attentionIndex) => _layers[attentionIndex];
 
@@ -27,33 +36,72 @@ public sealed class KvCache : IDisposable
 }
 
 /// <summary>
-/// One block's cache, [2, B, heads, 2071, 64]: K and V in one tensor so a decode step stores both with one copy,
-/// while K = kv[0] and V = kv[1] each stay contiguous [B, H, T, 64] (batched matmuls read them without a copy).
+/// One block's cache, position-major [2, 2072, B, heads, 64]: K then V, and per position all sequences' heads. A decode
+/// step stores a position's keys and values with one copy, and both ways of reading them are views: per head, each
+/// sequence's head a [t, 64] matrix (batch stride 64), or per sequence, all heads as one [t, 512] matrix (batch stride
+/// 512). Zero-filled, so the padding a step attends past the last written position (masked to weight 0) holds finite
+/// numbers.
 /// </summary>
 public sealed class LayerCache : IDisposable
 {
+    private const int Inner = LifeGptShape.Heads * LifeGptShape.HeadDim;
     private readonly Tensor _kv;
+    private (int End, bool PerHead, Tensor KeysT, Tensor Values)? _matrices;
 
     internal LayerCache(long batch, ScalarType dtype, Device device)
-        : this(empty([2, batch, LifeGptShape.Heads, LifeGptShape.Context, LifeGptShape.HeadDim], dtype, device)) { }
+        : this(zeros([2, KvCache.Length, batch, LifeGptShape.Heads, LifeGptShape.HeadDim], dtype, device)) { }
 
     private LayerCache(Tensor kv) => _kv = kv.DetachFromDisposeScope();   // owned by the cache, not by a caller's scope
 
-    internal LayerCache Select(Tensor rows) => new(_kv.index_select(1, rows));
+    internal LayerCache Select(Tensor rows) => new(_kv.index_select(2, rows));
 
-    /// <summary>Stores k, v [B, H, L, 64] at positions start..start+L-1.</summary>
+    /// <summary>Stores k, v [B, L, H, 64] at positions start..start+L-1.</summary>
     public void Write(int start, Tensor k, Tensor v)
     {
-        long l = k.shape[2];
-        _kv[0].narrow(2, start, l).copy_(k);
-        _kv[1].narrow(2, start, l).copy_(v);
+        var at = _kv.narrow(1, start, k.shape[1]);
+        at[0].copy_(k.transpose(0, 1));
+        at[1].copy_(v.transpose(0, 1));
     }
 
     /// <summary>Stores one position's keys and values, kv [B, 2, H, 64] (K then V), with one copy.</summary>
-    public void WriteStep(int position, Tensor kv) => _kv.select(3, position).copy_(kv.transpose(0, 1));
+    public void WriteStep(int position, Tensor kv) => _kv.select(1, position).copy_(kv.transpose(0, 1));
 
     /// <summary>Views of the keys and values at positions 0..end-1, each [B, H, end, 64].</summary>
-    public (Tensor Keys, Tensor Values) Upto(int end) => (_kv[0].narrow(2, 0, end), _kv[1].narrow(2, 0, end));
+    public (Tensor Keys, Tensor Values) Upto(int end)
+    {
+        var upto = _kv.narrow(1, 0, end);
+        return (upto[0].permute(1, 2, 0, 3), upto[1].permute(1, 2, 0, 3));
+    }
 
-    public void Dispose() => _kv.Dispose();
+    /// <summary>
+    /// Views of the keys, transposed, and of the values at positions 0..end-1: per head, [B*H, 64, end] and
+    /// [B*H, end, 64]; otherwise per sequence, [B, 512, end] and [B, end, 512]. Kept until the request changes: a step's
+    /// padded length changes every 8 steps, and building the views takes 5 TorchSharp calls per block, ~20% of a
+    /// one-board step's host time.
+    /// </summary>
+    public (Tensor KeysT, Tensor Values) Matrices(int end, bool perHead)
+    {
+        if (_matrices is not { } m || m.End != end || m.PerHead != perHead)
+        {
+            DisposeMatrices();
+            using var scope = NewDisposeScope();
+            var upto = _kv.narrow(1, 0, end).view(2, end, -1, perHead ? LifeGptShape.HeadDim : Inner);   // [2, t, B*H or B, 64 or 512]
+            m = (end, perHead, upto[0].permute(1, 2, 0).DetachFromDisposeScope(), upto[1].transpose(0, 1).DetachFromDisposeScope());
+            _matrices = m;
+        }
+        return (m.KeysT, m.Values);
+    }
+
+    private void DisposeMatrices()
+    {
+        _matrices?.KeysT.Dispose();
+        _matrices?.Values.Dispose();
+        _matrices = null;
+    }
+
+    public void Dispose()
+    {
+        DisposeMatrices();
+        _kv.Dispose();
+    }
 }
