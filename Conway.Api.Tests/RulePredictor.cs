@@ -12,7 +12,7 @@ namespace Conway.Api.Tests;
 /// "decode steps"). Set the behaviours after the service is ready (<see cref="ApiFactory.StartAsync"/>), so that the
 /// startup self-test sees the plain rule.
 /// </summary>
-public sealed class RulePredictor : ICancellablePredictor
+public sealed class RulePredictor : IBoardPredictor
 {
     public const string Sha256 = "c0ffee0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
 

@@ -28,20 +28,21 @@ public static class LoadCommand
         var statuses = new int[requests];
         int next = -1, wrong = 0;
         var clock = Stopwatch.StartNew();
+        bool single = boardsPerRequest == 1;
         var clients = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
         {
             for (int i; (i = Interlocked.Increment(ref next)) < requests && !deadline.IsCancellationRequested;)
             {
                 var boards = Enumerable.Range(0, boardsPerRequest).Select(j => Board.Random(0.3, new Random(i * 7919 + j))).ToArray();
-                object body = boardsPerRequest == 1
+                object body = single
                     ? new { board = boards[0].ToRows(), strategy }
                     : new { boards = boards.Select(b => b.ToRows()).ToArray(), strategy };
                 var started = Stopwatch.GetTimestamp();
                 try
                 {
-                    using var response = await http.PostAsJsonAsync(boardsPerRequest == 1 ? "predict" : "predict/batch", body, deadline.Token);
+                    using var response = await http.PostAsJsonAsync(single ? "predict" : "predict/batch", body, deadline.Token);
                     statuses[i] = (int)response.StatusCode;
-                    if (response.IsSuccessStatusCode && !await AllMatchRule(response, boards, boardsPerRequest)) Interlocked.Increment(ref wrong);
+                    if (response.IsSuccessStatusCode && !await AllMatchRule(response, boards)) Interlocked.Increment(ref wrong);
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                 {
@@ -64,9 +65,9 @@ public static class LoadCommand
         return ok.Length == sent && wrong == 0 ? 0 : 1;
     }
 
-    private static async Task<bool> AllMatchRule(HttpResponseMessage response, Board[] boards, int boardsPerRequest)
+    private static async Task<bool> AllMatchRule(HttpResponseMessage response, Board[] boards)
     {
-        if (boardsPerRequest == 1)
+        if (boards.Length == 1)
         {
             var single = await response.Content.ReadFromJsonAsync<Answer>();
             return single is not null && Board.FromRows(single.Next).Equals(LifeRule.Step(boards[0]));

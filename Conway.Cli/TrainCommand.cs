@@ -40,8 +40,7 @@ public static class TrainCommand
         if (export is null) return 0;
 
         using var model = new LifeGpt();
-        var weights = Checkpoint.Read(result.Checkpoint);
-        Checkpoint.Apply(model, weights);
+        Checkpoint.Load(model, result.Checkpoint);
         Checkpoint.Save(model, export, ScalarType.BFloat16);
         var card = new
         {

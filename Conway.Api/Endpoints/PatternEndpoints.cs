@@ -46,7 +46,7 @@ public static class PatternEndpoints
         if (problem is not null) return problem;
         var errors = new Dictionary<string, string[]>();
         var board = PredictionInput.ReadBoard(request!.Board, request.Rle, request.Cells, errors);
-        return board is null || errors.Count > 0 ? Problems.Validation(errors) : TypedResults.Ok(ToResponse(board));
+        return board is null ? Problems.Validation(errors) : TypedResults.Ok(ToResponse(board));
     }
 
     private static PatternResponse ToResponse(Board board) => new(board.ToRows(), board.Population, PatternFormats.ToRle(board));

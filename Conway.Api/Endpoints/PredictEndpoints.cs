@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Numerics;
 using Conway.Api.Contracts;
 using Conway.Api.Security;
 using Conway.Api.Serving;
@@ -132,9 +133,10 @@ public static class PredictEndpoints
     {
         var rule = LifeRule.Step(input);
         var mismatches = new List<int[]>();
+        uint[] predicted = prediction.Next.ToWords(), exact = rule.ToWords();
         for (int r = 0; r < Board.Size; r++)
-        for (int c = 0; c < Board.Size; c++)
-            if (prediction.Next[r, c] != rule[r, c]) mismatches.Add([r, c]);
+            for (uint differ = predicted[r] ^ exact[r]; differ != 0; differ &= differ - 1)   // bit c = column c, in order
+                mismatches.Add([r, BitOperations.TrailingZeroCount(differ)]);
         return new PredictResponse(
             prediction.Next.ToRows(), rule.ToRows(), mismatches.Count == 0, mismatches.Count, mismatches, strategy, model, Math.Round(elapsedMs, 3))
         {

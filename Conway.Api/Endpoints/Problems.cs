@@ -9,6 +9,10 @@ internal static class Problems
     public static ProblemHttpResult Status(int status, string detail) =>
         TypedResults.Problem(detail, statusCode: status, title: ReasonPhrases.GetReasonPhrase(status));
 
+    /// <summary>Sets <c>Retry-After</c> in whole seconds, at least 1.</summary>
+    public static void SetRetryAfter(HttpResponse response, TimeSpan after) =>
+        response.Headers.RetryAfter = Math.Max(1, Math.Ceiling(after.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public static string UnsupportedMediaType(string? contentType) =>
         $"Send the body as JSON (Content-Type: application/json); got {(contentType is null ? "no Content-Type" : $"'{contentType}'")}.";
 

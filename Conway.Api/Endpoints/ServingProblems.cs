@@ -31,7 +31,7 @@ internal static class ServingProblems
 
     private static ProblemHttpResult WithRetryAfter(HttpResponse response, TimeSpan after, ProblemHttpResult problem)
     {
-        response.Headers.RetryAfter = Math.Max(1, Math.Ceiling(after.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        Problems.SetRetryAfter(response, after);
         return problem;
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Threading.RateLimiting;
 using Conway.Api.Endpoints;
 using Microsoft.AspNetCore.Authentication;
@@ -66,7 +65,7 @@ public static class SecurityExtensions
     {
         var limit = rejected.HttpContext.RequestServices.GetRequiredService<IOptions<RateLimitOptions>>().Value;
         var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
-        rejected.HttpContext.Response.Headers.RetryAfter = Math.Max(1, Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        Problems.SetRetryAfter(rejected.HttpContext.Response, retryAfter);
         await Problems.Status(StatusCodes.Status429TooManyRequests,
                 $"Too many requests from this client: the limit is {limit.PermitsPerSecond} per second, bursts of {limit.Burst}; retry after the Retry-After seconds.")
             .ExecuteAsync(rejected.HttpContext);

@@ -49,9 +49,9 @@ internal sealed class DeviceWorker(
     }
 
     /// <summary>Load, then the self-test; null (and <see cref="ModelState.Failed"/>) if either fails.</summary>
-    private ICancellablePredictor? Prepare()
+    private IBoardPredictor? Prepare()
     {
-        ICancellablePredictor? predictor = null;
+        IBoardPredictor? predictor = null;
         try
         {
             logger.LogInformation("Loading the model from {Path} on device {Device}", options.Path, device);
@@ -84,7 +84,7 @@ internal sealed class DeviceWorker(
         }
     }
 
-    private ICancellablePredictor? Fail(ICancellablePredictor? predictor, string problem)
+    private IBoardPredictor? Fail(IBoardPredictor? predictor, string problem)
     {
         predictor?.Dispose();
         _status = _status with { State = ModelState.Failed, Problem = problem };
@@ -98,7 +98,7 @@ internal sealed class DeviceWorker(
         item.Completion.TrySetCanceled(item.Cancellation);
     }
 
-    private void Serve(ICancellablePredictor predictor, List<WorkItem> batch)
+    private void Serve(IBoardPredictor predictor, List<WorkItem> batch)
     {
         foreach (var group in batch.GroupBy(item => item.Options))
         {

@@ -86,7 +86,7 @@ public sealed class InferenceEngine
     /// <see cref="TimeoutRejectedException"/> past the batch timeout, and <see cref="OperationCanceledException"/>
     /// when <paramref name="cancellation"/> fires.
     /// </summary>
-    public IReadOnlyList<Prediction> Predict(ICancellablePredictor predictor, IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation)
+    public IReadOnlyList<Prediction> Predict(IBoardPredictor predictor, IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation)
     {
         var context = ResilienceContextPool.Shared.Get(cancellation);
         try
@@ -122,7 +122,7 @@ public sealed class InferenceEngine
 
         public void Halve() => ChunkSize = (Next + 1) / 2;
 
-        public IReadOnlyList<Prediction> Run(ICancellablePredictor predictor, DecodeOptions options, CancellationToken cancellation)
+        public IReadOnlyList<Prediction> Run(IBoardPredictor predictor, DecodeOptions options, CancellationToken cancellation)
         {
             while (_done.Count < boards.Count)
                 _done.AddRange(predictor.Predict([.. boards.Skip(_done.Count).Take(Next)], options, cancellation));

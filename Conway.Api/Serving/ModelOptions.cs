@@ -78,8 +78,9 @@ public sealed class ModelOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        var unknown = SelfTestNames().Where(name => !Patterns.Named.ContainsKey(name)).ToList();
-        if (unknown.Count > 0 || SelfTestNames().Count == 0)
+        var names = SelfTestNames();
+        var unknown = names.Where(name => !Patterns.Named.ContainsKey(name)).ToList();
+        if (unknown.Count > 0 || names.Count == 0)
             yield return new ValidationResult(
                 $"Model:SelfTestPatterns is 'all' or names from: {string.Join(", ", Patterns.Names)}; unknown: '{string.Join("', '", unknown)}'.",
                 [nameof(SelfTestPatterns)]);

@@ -10,7 +10,7 @@ namespace Conway.Api.Serving;
 internal static class SelfTest
 {
     /// <summary>The names of the patterns whose predicted next state differs from <see cref="LifeRule.Step(Board)"/>.</summary>
-    public static IReadOnlyList<string> Failures(ICancellablePredictor predictor, IReadOnlyList<string> names)
+    public static IReadOnlyList<string> Failures(IBoardPredictor predictor, IReadOnlyList<string> names)
     {
         var boards = names.Select(name => Patterns.Named[name]).ToList();
         var predictions = predictor.Predict(boards, DecodeOptions.Greedy, CancellationToken.None);

@@ -28,6 +28,6 @@ public static class ServingExtensions
     }
 
     /// <summary>The real model: <see cref="ModelOptions.Path"/> loaded onto <paramref name="device"/>.</summary>
-    public static ICancellablePredictor LoadLifeGpt(ModelOptions options, string device) =>
-        new LifeGptServingPredictor(LifeGptPredictor.Load(options.Path, device, options.BoardsPerPass));
+    public static IBoardPredictor LoadLifeGpt(ModelOptions options, string device) =>
+        LifeGptPredictor.Load(options.Path, device, options.BoardsPerPass);
 }

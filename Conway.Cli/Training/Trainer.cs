@@ -65,21 +65,20 @@ public sealed class Trainer(TrainOptions o, TextWriter log)
             var state = JsonSerializer.Deserialize<TrainState>(File.ReadAllText(StatePath))!;
             if (state.Seed != o.Seed) throw new InvalidOperationException($"{o.OutDir} holds a run with seed {state.Seed}, not {o.Seed}.");
             step = state.Step;
-            var weights = Checkpoint.Read(CheckpointPath);
-            Checkpoint.Apply(model, weights);
-            foreach (var t in weights.Values) t.Dispose();
+            Checkpoint.Load(model, CheckpointPath);
         }
         model.MoveTo(device, ScalarType.Float32);
         model.AutocastTo = o.Precision == "bf16" && device.type == DeviceType.CUDA ? ScalarType.BFloat16 : null;
         model.train();
 
-        using var optimizer = optim.AdamW(model.parameters(), o.LearningRate, 0.9, 0.95, weight_decay: o.WeightDecay);
-        if (step > 0 && File.Exists(OptimizerPath)) optimizer.load_py(OptimizerPath);
-        else if (step > 0) log.WriteLine($"warning: no {OptimizerPath}; AdamW's moments start afresh");
+        var parameters = model.parameters().ToArray();                  // listed once for the optimizer and clipping
+        using var optimizer = optim.AdamW(parameters, o.LearningRate, 0.9, 0.95, weight_decay: o.WeightDecay);
+        bool resumed = step > 0;
+        if (resumed && File.Exists(OptimizerPath)) optimizer.load_py(OptimizerPath);
+        else if (resumed) log.WriteLine($"warning: no {OptimizerPath}; AdamW's moments start afresh");
         using var evalData = Sequences(TrainingBoards.Batch(o.Seed + 7919, -1, o.EvalBoards), device);
 
-        bool resumed = step > 0;
-        log.WriteLine($"train: {model.parameters().Sum(p => p.NumberOfElements):N0} parameters on {device}, precision {o.Precision}, " +
+        log.WriteLine($"train: {parameters.Sum(p => p.NumberOfElements):N0} parameters on {device}, precision {o.Precision}, " +
                       $"batch {o.Batch}, steps {o.Steps}, seed {o.Seed}{(resumed ? $", resuming at step {step}" : "")}");
         if (!resumed) File.WriteAllText(CsvPath, "step,loss,lr,tokens_per_s,elapsed_s,eval_cell_acc,eval_board_acc\n");
 
@@ -100,7 +99,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log)
                 var lossTensor = F.cross_entropy(logits.to(ScalarType.Float32).reshape(-1, LifeGptShape.Vocab), targets.reshape(-1));
                 optimizer.zero_grad();
                 lossTensor.backward();
-                nn.utils.clip_grad_norm_(model.parameters(), o.ClipNorm);
+                nn.utils.clip_grad_norm_(parameters, o.ClipNorm);
                 optimizer.step();
                 if ((step + 1) % o.LogEvery == 0 || step + 1 == o.Steps) loss = lossTensor.item<float>();   // the only sync
             }
@@ -108,7 +107,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log)
 
             bool evaluate = step % o.EvalEvery == 0 || step == o.Steps;
             if (evaluate) last = Evaluate(model, evalData);
-            if (step % o.LogEvery == 0 || evaluate || step == o.Steps)
+            if (step % o.LogEvery == 0 || evaluate)
             {
                 double seconds = clock.Elapsed.TotalSeconds, perStep = seconds / (step - startStep);
                 double tokensPerSecond = o.Batch * (LifeGptCodec.SequenceLength - 1) / perStep;
@@ -118,7 +117,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log)
                 File.AppendAllText(CsvPath, string.Create(CultureInfo.InvariantCulture,
                     $"{step},{loss},{lr},{tokensPerSecond:F0},{seconds:F1},{(evaluate ? last!.Cells : ""):F6},{(evaluate ? last!.Boards : ""):F6}\n"));
             }
-            perfectEvals = evaluate ? (last!.Boards >= 1.0 ? perfectEvals + 1 : 0) : perfectEvals;
+            if (evaluate) perfectEvals = last!.Boards >= 1.0 ? perfectEvals + 1 : 0;
             bool timeUp = clock.Elapsed.TotalMinutes >= o.MaxMinutes;
             bool converged = o.StopAfterPerfectEvals > 0 && perfectEvals >= o.StopAfterPerfectEvals;
             if (step % o.CheckpointEvery == 0 || step == o.Steps || timeUp || converged)
@@ -162,11 +161,8 @@ public sealed class Trainer(TrainOptions o, TextWriter log)
     }
 
     /// <summary>Full training sequences [B, 2071] for boards and their exact next states.</summary>
-    public static Tensor Sequences(IReadOnlyList<Board> boards, Device device)
-    {
-        var flat = boards.SelectMany(b => LifeGptCodec.Sequence(b, LifeRule.Step(b))).Select(x => (long)x).ToArray();
-        return tensor(flat, [boards.Count, LifeGptCodec.SequenceLength], ScalarType.Int64).to(device);
-    }
+    private static Tensor Sequences(IReadOnlyList<Board> boards, Device device)
+        => LifeGptCodec.Sequences(boards, boards.Select(b => LifeRule.Step(b)).ToArray(), device);
 
     private void SaveCheckpoint(LifeGpt model, optim.Optimizer optimizer, int step)
     {

@@ -15,7 +15,7 @@ internal sealed class RuleBreakingPredictor(IReadOnlyDictionary<Board, int> wron
 
     public ModelInfo Info { get; } = new("rule-breaking double", "0123456789abcdef", 0, "none", "cpu", TimeSpan.Zero);
 
-    public IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options)
+    public IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation)
     {
         CallSizes.Add(boards.Count);
         return boards.Select(b => new Prediction(Flip(LifeRule.Step(b), wrongCellsByInput.GetValueOrDefault(b)), null)).ToArray();

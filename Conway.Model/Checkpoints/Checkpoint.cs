@@ -59,6 +59,21 @@ public static class Checkpoint
         foreach (var (key, target) in expected) target.copy_(stateDict[key]);   // copy_ converts dtype and device
     }
 
+    /// <summary>Reads a checkpoint into the model (<see cref="Read"/>, then <see cref="Apply"/>); returns its <see cref="StoredDType"/>.</summary>
+    public static ScalarType Load(nn.Module model, string path)
+    {
+        var stateDict = Read(path);
+        try
+        {
+            Apply(model, stateDict);
+            return StoredDType(stateDict);
+        }
+        finally
+        {
+            foreach (var t in stateDict.Values) t.Dispose();
+        }
+    }
+
     /// <summary>Writes the model as safetensors, weights in <paramref name="dtype"/>; the rotary buffer stays float32.</summary>
     public static void Save(nn.Module model, string path, ScalarType dtype)
     {

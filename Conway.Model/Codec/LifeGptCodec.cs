@@ -27,38 +27,38 @@ public static class LifeGptCodec
         Encoding.ASCII.GetBytes(Header + current.ToCells() + Separator + next.ToCells() + Trailer);
 
     /// <summary>The 1045-token prompts of a batch, [B, 1045] int64.</summary>
-    public static Tensor Prompts(IReadOnlyList<Board> boards, Device device) => Tokens(boards, PromptLength, (board, row) =>
-    {
-        HeaderBytes.CopyTo(row);
-        WriteCells(board, row.Slice(Header.Length, Board.Cells));
-        SeparatorBytes.CopyTo(row[(Header.Length + Board.Cells)..]);
-    }, device);
+    public static Tensor Prompts(IReadOnlyList<Board> boards, Device device) =>
+        Tokens(boards.Count, PromptLength, (i, row) => WritePrompt(boards[i], row), device);
 
     /// <summary>Cells as tokens '0'/'1', [B, 1024] int64.</summary>
-    public static Tensor CellTokens(IReadOnlyList<Board> boards, Device device) => Tokens(boards, Board.Cells, WriteCells, device);
+    public static Tensor CellTokens(IReadOnlyList<Board> boards, Device device) =>
+        Tokens(boards.Count, Board.Cells, (i, row) => WriteCells(boards[i], row), device);
+
+    /// <summary>Full training sequences [B, 2071] int64 for boards and their next states (the bytes of <see cref="Sequence"/>).</summary>
+    public static Tensor Sequences(IReadOnlyList<Board> boards, IReadOnlyList<Board> next, Device device) =>
+        Tokens(boards.Count, SequenceLength, (i, row) =>
+        {
+            WritePrompt(boards[i], row);
+            WriteCells(next[i], row.Slice(PromptLength, Board.Cells));
+            TrailerBytes.CopyTo(row[CellsEnd..]);
+        }, device);
 
     /// <summary>Reads boards back from cell tokens [B, 1024] ('1' alive, anything else dead).</summary>
     public static Board[] Boards(Tensor cellTokens)
     {
-        byte[] flat = cellTokens.to(ScalarType.Byte).cpu().data<byte>().ToArray();   // a byte a cell crosses the bus
-        var boards = new Board[flat.Length / Board.Cells];
-        Span<uint> words = stackalloc uint[Board.Size];
-        for (int b = 0; b < boards.Length; b++)
-        {
-            var cells = flat.AsSpan(b * Board.Cells, Board.Cells);
-            for (int r = 0; r < Board.Size; r++)
-            {
-                uint w = 0;
-                for (int c = 0; c < Board.Size; c++) w |= (cells[r * Board.Size + c] == Alive ? 1u : 0u) << c;
-                words[r] = w;
-            }
-            boards[b] = Board.FromWords(words);
-        }
-        return boards;
+        byte[] alive = cellTokens.eq(Alive).to(ScalarType.Byte).cpu().data<byte>().ToArray();   // a byte a cell crosses the bus
+        return [.. Enumerable.Range(0, alive.Length / Board.Cells).Select(b => Board.FromCells(alive.AsSpan(b * Board.Cells, Board.Cells)))];
     }
 
-    private static ReadOnlySpan<byte> HeaderBytes => "@PredictNextState<"u8;
-    private static ReadOnlySpan<byte> SeparatorBytes => "> ["u8;
+    private static readonly byte[] HeaderBytes = Encoding.ASCII.GetBytes(Header), SeparatorBytes = Encoding.ASCII.GetBytes(Separator),
+        TrailerBytes = Encoding.ASCII.GetBytes(Trailer);
+
+    private static void WritePrompt(Board board, Span<byte> row)
+    {
+        HeaderBytes.CopyTo(row);
+        WriteCells(board, row.Slice(Header.Length, Board.Cells));
+        SeparatorBytes.CopyTo(row[(Header.Length + Board.Cells)..]);
+    }
 
     private static void WriteCells(Board board, Span<byte> row)
     {
@@ -67,18 +67,18 @@ public static class LifeGptCodec
             for (int c = 0; c < Board.Size; c++) row[r * Board.Size + c] = (byte)(((words[r] >> c) & 1) != 0 ? Alive : Dead);
     }
 
-    private delegate void RowWriter(Board board, Span<byte> row);
+    private delegate void RowWriter(int index, Span<byte> row);
 
     /// <summary>
     /// Token rows written straight from the boards' bits as bytes, copied to the device as uint8 and widened there: for
     /// a batch of 256 the strings and int64 arrays of a text round trip cost more host time than the rest of a pass's
     /// preparation (~8% of a speculative batch on an H100).
     /// </summary>
-    private static Tensor Tokens(IReadOnlyList<Board> boards, int length, RowWriter write, Device device)
+    private static Tensor Tokens(int count, int length, RowWriter write, Device device)
     {
-        var flat = new byte[boards.Count * length];
-        for (int b = 0; b < boards.Count; b++) write(boards[b], flat.AsSpan(b * length, length));
-        using var bytes = tensor(flat, [boards.Count, length], ScalarType.Byte);
+        var flat = new byte[count * length];
+        for (int b = 0; b < count; b++) write(b, flat.AsSpan(b * length, length));
+        using var bytes = tensor(flat, [count, length], ScalarType.Byte);
         using var onDevice = bytes.to(device);
         return onDevice.to(ScalarType.Int64);
     }

@@ -10,13 +10,12 @@ namespace Conway.Decoding;
 /// <summary>The LifeGPT model loaded from a checkpoint, predicting in batches of at most <see cref="MaxBatch"/> boards.</summary>
 public sealed class LifeGptPredictor : IBoardPredictor
 {
-    private readonly LifeGpt _model;
     private readonly FusedLifeGpt _fused;
     private readonly LifeGptDecoder _decoder;
 
     private LifeGptPredictor(LifeGpt model, int maxBatch, ModelInfo info)
     {
-        _model = model;
+        Model = model;
         _fused = new FusedLifeGpt(model);
         _decoder = new LifeGptDecoder(_fused);
         MaxBatch = maxBatch;
@@ -25,8 +24,7 @@ public sealed class LifeGptPredictor : IBoardPredictor
 
     public ModelInfo Info { get; }
     public int MaxBatch { get; }
-    public LifeGpt Model => _model;
-    public FusedLifeGpt Fused => _fused;
+    public LifeGpt Model { get; }
 
     /// <summary>
     /// Loads a checkpoint onto a device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available). On CUDA the
@@ -38,11 +36,8 @@ public sealed class LifeGptPredictor : IBoardPredictor
         var target = ResolveDevice(device);
         var dtype = target.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
 
-        var stateDict = Checkpoint.Read(path);
         var model = new LifeGpt();
-        Checkpoint.Apply(model, stateDict);
-        string stored = Checkpoint.StoredDType(stateDict).ToString();
-        foreach (var t in stateDict.Values) t.Dispose();
+        string stored = Checkpoint.Load(model, path).ToString();
         model.MoveTo(target, dtype);
         model.eval();
 
@@ -77,6 +72,6 @@ public sealed class LifeGptPredictor : IBoardPredictor
     public void Dispose()
     {
         _fused.Dispose();
-        _model.Dispose();
+        Model.Dispose();
     }
 }

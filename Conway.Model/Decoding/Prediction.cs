@@ -46,5 +46,12 @@ public sealed record ModelInfo(string Path, string Sha256, long Parameters, stri
 public interface IBoardPredictor : IDisposable
 {
     ModelInfo Info { get; }
-    IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options);
+
+    /// <summary>
+    /// Predicts the batch, stopping at the implementation's next cancellation point once <paramref name="cancellation"/>
+    /// fires (throwing <see cref="OperationCanceledException"/>); the model's are between decode steps and passes.
+    /// </summary>
+    IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation);
+
+    IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options) => Predict(boards, options, CancellationToken.None);
 }
