@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -17,7 +18,8 @@ public sealed class TorchSharpLoadTests
 
         Assert.Equal(new long[] { 2, 2 }, product.shape);
         Assert.Equal(new float[] { 58, 64, 139, 154 }, product.data<float>().ToArray());
-        var integers = mm(arange(6, ScalarType.Int64).view(2, 3), ones(3, 1, ScalarType.Int64));
+        using var six = 6.ToScalar();
+        var integers = mm(arange(six, ScalarType.Int64).view(2, 3), ones(3, 1, ScalarType.Int64));
         Assert.Equal(new long[] { 3, 12 }, integers.data<long>().ToArray());
     }
 

@@ -19,4 +19,10 @@ internal static class Deadlines
     /// <summary>The earliest deadline asked for, capped at <paramref name="maxMs"/>, which is also the deadline when none was asked for.</summary>
     public static TimeSpan Resolve(int? headerMs, int? bodyMs, int maxMs) =>
         TimeSpan.FromMilliseconds(Math.Min(maxMs, Math.Min(headerMs ?? maxMs, bodyMs ?? maxMs)));
+
+    /// <summary>
+    /// The time left before <paramref name="deadline"/> once <paramref name="elapsed"/> has passed since the request
+    /// arrived: never negative (zero means it has passed), so it can never read as "no timeout" (-1 ms) or be invalid.
+    /// </summary>
+    public static TimeSpan TimeLeft(TimeSpan deadline, TimeSpan elapsed) => deadline > elapsed ? deadline - elapsed : TimeSpan.Zero;
 }

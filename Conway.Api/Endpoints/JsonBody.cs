@@ -15,7 +15,7 @@ namespace Conway.Api.Endpoints;
 internal static class JsonBody
 {
     public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(
-        HttpRequest request, int maxBytes, JsonSerializerOptions json) where T : class
+        HttpRequest request, int maxBytes, JsonSerializerOptions json, CancellationToken cancellation) where T : class
     {
         if (!request.HasJsonContentType())
             return (null, Problems.Status(StatusCodes.Status415UnsupportedMediaType, Problems.UnsupportedMediaType(request.ContentType)));
@@ -25,7 +25,7 @@ internal static class JsonBody
         ReadResult read;
         try
         {
-            while (!(read = await reader.ReadAsync(request.HttpContext.RequestAborted)).IsCompleted && read.Buffer.Length <= maxBytes)
+            while (!(read = await reader.ReadAsync(cancellation)).IsCompleted && read.Buffer.Length <= maxBytes)
                 reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
         }
         catch (BadHttpRequestException e)

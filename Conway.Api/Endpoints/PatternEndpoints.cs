@@ -42,7 +42,7 @@ public static class PatternEndpoints
         HttpContext http, IOptions<ApiOptions> api, IOptions<JsonOptions> json)
     {
         var (request, problem) = await JsonBody.ReadAsync<PatternRequest>(
-            http.Request, api.Value.MaxRequestBodyBytes, json.Value.SerializerOptions);
+            http.Request, api.Value.MaxRequestBodyBytes, json.Value.SerializerOptions, http.RequestAborted);
         if (problem is not null) return problem;
         var errors = new Dictionary<string, string[]>();
         var board = PredictionInput.ReadBoard(request!.Board, request.Rle, request.Cells, errors);

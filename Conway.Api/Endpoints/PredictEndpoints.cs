@@ -84,16 +84,30 @@ public static class PredictEndpoints
         Func<TResponse, IReadOnlyList<PredictResponse>> results) where TRequest : class
     {
         long started = Stopwatch.GetTimestamp();
-        var (request, problem) = await JsonBody.ReadAsync<TRequest>(
-            http.Request, services.Api.Value.MaxRequestBodyBytes, services.Json.Value.SerializerOptions);
-        if (problem is not null) return problem;
+        int maxDeadlineMs = services.Model.Value.MaxDeadlineMs;
         var errors = new Dictionary<string, string[]>();
         int? headerDeadline = Deadlines.FromHeader(http.Request, errors);
+        // the deadline runs from arrival: the header's (or the cap) already bounds the upload, the body's applies once read
+        var deadline = Deadlines.Resolve(headerDeadline, null, maxDeadlineMs);
+        using var expiry = new CancellationTokenSource(deadline);
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, expiry.Token);
+        TRequest? request;
+        try
+        {
+            (request, var problem) = await JsonBody.ReadAsync<TRequest>(
+                http.Request, services.Api.Value.MaxRequestBodyBytes, services.Json.Value.SerializerOptions, cancellation.Token);
+            if (problem is not null) return problem;
+        }
+        catch (OperationCanceledException)
+        {
+            return expiry.IsCancellationRequested ? ServingProblems.DeadlinePassed(deadline) : ServingProblems.ClientClosed();
+        }
         if (validate(request!, errors) is not { } input) return Problems.Validation(errors);
 
-        var deadline = Deadlines.Resolve(headerDeadline, input.DeadlineMs, services.Model.Value.MaxDeadlineMs);
-        using var expiry = new CancellationTokenSource(deadline - Stopwatch.GetElapsedTime(started));
-        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, expiry.Token);
+        deadline = Deadlines.Resolve(headerDeadline, input.DeadlineMs, maxDeadlineMs);
+        var timeLeft = Deadlines.TimeLeft(deadline, Stopwatch.GetElapsedTime(started));   // computed once, never negative
+        if (timeLeft == TimeSpan.Zero) return ServingProblems.DeadlinePassed(deadline);
+        expiry.CancelAfter(timeLeft);
         var queued = services.Worker.TryEnqueue(input.Boards, input.Options, http.TraceIdentifier,
             started + (long)(deadline.TotalSeconds * Stopwatch.Frequency), cancellation.Token);
         if (queued is null) return ServingProblems.QueueFull(http.Response, services.Model.Value.QueueCapacity);

@@ -16,11 +16,21 @@ internal static class ServingProblems
         WithRetryAfter(response, TimeSpan.FromSeconds(1), Problems.Status(StatusCodes.Status429TooManyRequests,
             $"The model's queue is full ({capacity} requests waiting); retry after a second."));
 
-    /// <summary>The problem for a failed or cancelled wait for the model; null for anything else (a 500, or a client that left).</summary>
+    public static ProblemHttpResult DeadlinePassed(TimeSpan deadline) => Problems.Status(StatusCodes.Status504GatewayTimeout,
+        string.Create(CultureInfo.InvariantCulture, $"The deadline of {deadline.TotalMilliseconds:F0} ms passed before the model answered."));
+
+    /// <summary>
+    /// Recorded for a client that hung up before its answer (nginx's 499): nobody reads it, but logs and metrics then
+    /// say what happened instead of a 200 nobody received.
+    /// </summary>
+    public static ProblemHttpResult ClientClosed() =>
+        Problems.Status(StatusCodes.Status499ClientClosedRequest, "The client closed the connection before the answer.");
+
+    /// <summary>The problem for a failed or cancelled wait for the model; null for anything else (a 500).</summary>
     public static ProblemHttpResult? From(Exception error, HttpResponse response, TimeSpan deadline, bool deadlinePassed) => error switch
     {
-        OperationCanceledException when deadlinePassed => Problems.Status(StatusCodes.Status504GatewayTimeout,
-            string.Create(CultureInfo.InvariantCulture, $"The deadline of {deadline.TotalMilliseconds:F0} ms passed before the model answered.")),
+        OperationCanceledException when deadlinePassed => DeadlinePassed(deadline),
+        OperationCanceledException when response.HttpContext.RequestAborted.IsCancellationRequested => ClientClosed(),
         TimeoutRejectedException => Problems.Status(StatusCodes.Status504GatewayTimeout,
             "The model did not finish this request's batch within its time limit (Model:BatchTimeoutMs)."),
         BrokenCircuitException open => WithRetryAfter(response, open.RetryAfter ?? TimeSpan.FromSeconds(1), Problems.Status(StatusCodes.Status503ServiceUnavailable,

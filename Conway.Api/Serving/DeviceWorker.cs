@@ -98,9 +98,16 @@ internal sealed class DeviceWorker(
         item.Completion.TrySetCanceled(item.Cancellation);
     }
 
+    /// <summary>
+    /// Requests with equal options share one model call, except seeded sampling: each board's random stream is its place
+    /// in its own request, so a seeded request is decoded on its own and its sample never depends on its neighbours.
+    /// </summary>
+    private static object SharedCall(WorkItem item) =>
+        item.Options is { IsGreedy: false, Seed: not null } ? item : item.Options;
+
     private void Serve(IBoardPredictor predictor, List<WorkItem> batch)
     {
-        foreach (var group in batch.GroupBy(item => item.Options))
+        foreach (var group in batch.GroupBy(SharedCall))
         {
             var items = group.ToList();
             var boards = items.SelectMany(item => item.Boards).ToList();
@@ -108,7 +115,7 @@ internal sealed class DeviceWorker(
             using var abandoned = WorkItem.WhenAllCancelled(items);
             try
             {
-                var predictions = engine.Predict(predictor, boards, group.Key, abandoned.Token);
+                var predictions = engine.Predict(predictor, boards, items[0].Options, abandoned.Token);
                 var inference = Stopwatch.GetElapsedTime(started);
                 metrics.Predicted(device, boards.Count, inference);
                 logger.LogDebug("Predicted {Boards} boards on {Device} in {ElapsedMs:F1} ms for requests {RequestIds}",

@@ -125,7 +125,8 @@ public sealed class InferenceEngine
         public IReadOnlyList<Prediction> Run(IBoardPredictor predictor, DecodeOptions options, CancellationToken cancellation)
         {
             while (_done.Count < boards.Count)
-                _done.AddRange(predictor.Predict([.. boards.Skip(_done.Count).Take(Next)], options, cancellation));
+                _done.AddRange(predictor.Predict([.. boards.Skip(_done.Count).Take(Next)],
+                    options with { StreamOffset = options.StreamOffset + _done.Count }, cancellation));   // boards keep their random streams
             return _done;
         }
     }

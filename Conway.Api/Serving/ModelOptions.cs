@@ -64,7 +64,8 @@ public sealed class ModelOptions : IValidatableObject
 
     /// <summary>
     /// The patterns of <see cref="Patterns.Named"/> that each worker's model must step exactly like the rule, in one
-    /// warm-up batch at start, before the instance is ready: <c>all</c> or a comma-separated list of names.
+    /// warm-up batch at start, before the instance is ready: <c>all</c>, a comma-separated list of names, or <c>none</c>
+    /// (no self-test: for a research checkpoint that is not exact, which would otherwise never be served).
     /// </summary>
     [Required]
     public string SelfTestPatterns { get; set; } = "all";
@@ -73,16 +74,20 @@ public sealed class ModelOptions : IValidatableObject
     [Required]
     public BreakerOptions Breaker { get; set; } = new();
 
-    public IReadOnlyList<string> SelfTestNames() =>
-        SelfTestPatterns.Trim() == "all" ? Patterns.Names : SelfTestPatterns.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+    public IReadOnlyList<string> SelfTestNames() => SelfTestPatterns.Trim() switch
+    {
+        "all" => Patterns.Names,
+        "none" => [],
+        var names => names.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+    };
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         var names = SelfTestNames();
         var unknown = names.Where(name => !Patterns.Named.ContainsKey(name)).ToList();
-        if (unknown.Count > 0 || names.Count == 0)
+        if (unknown.Count > 0 || names.Count == 0 && SelfTestPatterns.Trim() != "none")
             yield return new ValidationResult(
-                $"Model:SelfTestPatterns is 'all' or names from: {string.Join(", ", Patterns.Names)}; unknown: '{string.Join("', '", unknown)}'.",
+                $"Model:SelfTestPatterns is 'all', 'none' or names from: {string.Join(", ", Patterns.Names)}; unknown: '{string.Join("', '", unknown)}'.",
                 [nameof(SelfTestPatterns)]);
         var results = new List<ValidationResult>();
         Validator.TryValidateObject(Breaker, new ValidationContext(Breaker), results, validateAllProperties: true);

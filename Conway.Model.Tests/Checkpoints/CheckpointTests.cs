@@ -1,6 +1,7 @@
 using Conway.Checkpoints;
 using Conway.Model.Tests.Conformance;
 using TorchSharp.PyBridge;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Conway.Model.Tests.Checkpoints;
@@ -93,10 +94,11 @@ public sealed class CheckpointTests
             // each value is the float32 weight rounded to float16: off by at most half a float16 ulp (2^-11 relative,
             // 2^-25 absolute below the normal range), and identical to rounding it here
             var error = (loaded - exact).abs();
-            var bound = exact.abs() * Math.Pow(2, -11) + Math.Pow(2, -25);
+            using Scalar relative = Math.Pow(2, -11).ToScalar(), absolute = Math.Pow(2, -25).ToScalar();   // held: see Scalars
+            var bound = exact.abs().mul(relative).add_(absolute);
             Assert.True(error.le(bound).all().item<bool>(), $"{key}: float16 weights are off by up to {error.max().item<float>()}");
             Assert.True(Same(loaded, exact.to(ScalarType.Float16).to(ScalarType.Float32)), $"{key} is not the float16 rounding");
-            rounded += error.gt(0).sum().item<long>();
+            rounded += error.gt(Scalars.Zero).sum().item<long>();
         }
         Assert.True(rounded > 1_000_000, $"only {rounded} values changed: the float16 file was not really float16");
     }

@@ -1,5 +1,6 @@
 using System.Text;
 using Conway.Boards;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Conway.Codec;
@@ -15,6 +16,9 @@ public static class LifeGptCodec
     public const string Trailer = "]$";
 
     public const long Dead = '0', Alive = '1';
+
+    /// <summary>The cell tokens as TorchSharp scalars, made once and held (see Conway.Model.Scalars).</summary>
+    public static readonly Scalar DeadToken = Dead.ToScalar(), AliveToken = Alive.ToScalar();
 
     /// <summary>Tokens before the first next-state cell (through <c>[</c>): 1045.</summary>
     public const int PromptLength = 18 + Board.Cells + 3;
@@ -46,7 +50,7 @@ public static class LifeGptCodec
     /// <summary>Reads boards back from cell tokens [B, 1024] ('1' alive, anything else dead).</summary>
     public static Board[] Boards(Tensor cellTokens)
     {
-        byte[] alive = cellTokens.eq(Alive).to(ScalarType.Byte).cpu().data<byte>().ToArray();   // a byte a cell crosses the bus
+        byte[] alive = cellTokens.eq(AliveToken).to(ScalarType.Byte).cpu().data<byte>().ToArray();   // a byte a cell crosses the bus
         return [.. Enumerable.Range(0, alive.Length / Board.Cells).Select(b => Board.FromCells(alive.AsSpan(b * Board.Cells, Board.Cells)))];
     }
 

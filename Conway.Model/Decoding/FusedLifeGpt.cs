@@ -1,5 +1,6 @@
 using Conway.Codec;
 using Conway.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -34,6 +35,7 @@ public sealed class FusedLifeGpt : IDisposable
 {
     private const int Inner = LifeGptShape.Heads * LifeGptShape.HeadDim;                       // 512
     private const int SwapWidth = 2 * LifeGptShape.Heads * LifeGptShape.RotaryDim;             // swap(q), swap(k): 512
+    private static readonly Scalar AttentionScale = (1.0 / Math.Sqrt(LifeGptShape.HeadDim)).ToScalar();   // held: see Scalars
 
     private readonly Tensor _embedding, _finalNorm, _logits, _cellLogits, _cos, _sin, _stepRotation, _headBlocks, _stepMask;
     private readonly AttentionWeights[] _attention;
@@ -73,7 +75,7 @@ public sealed class FusedLifeGpt : IDisposable
         _sin = Own(sin.to(Dtype).unsqueeze(1));
         _stepRotation = Own(StepRotations(cos, sin).to(Dtype));
         // row p: 0 for keys 0..p, -inf after (a step's padding); 2072 x 2072 in 16 bits is 8.6 MB
-        _stepMask = Own(full(KvCache.Length, KvCache.Length, float.NegativeInfinity, dtype: Dtype, device: Device).triu_(1));
+        _stepMask = Own(full(KvCache.Length, KvCache.Length, Scalars.NegativeInfinity, dtype: Dtype, device: Device).triu_(1));
     }
 
     public bool BlockDiagonal { get; }
@@ -103,7 +105,7 @@ public sealed class FusedLifeGpt : IDisposable
             var heads = projected.view(b, l, -1, LifeGptShape.HeadDim);                          // q 0-7, k 8-15, v 16-23
             var swapped = projected.narrow(1, 3 * Inner, SwapWidth).view(b, l, 2 * LifeGptShape.Heads, LifeGptShape.RotaryDim);
             heads.narrow(2, 0, 2 * LifeGptShape.Heads).narrow(3, 0, LifeGptShape.RotaryDim)    // rotary, in place:
-                .mul_(cos).addcmul_(swapped, sin, 1);                                            // x*cos + swap(x)*sin
+                .mul_(cos).addcmul_(swapped, sin, Scalars.One);                                            // x*cos + swap(x)*sin
             var q = heads.narrow(2, 0, LifeGptShape.Heads).transpose(1, 2);                      // [B, H, L, 64] views
             var k = heads.narrow(2, LifeGptShape.Heads, LifeGptShape.Heads);                     // [B, L, H, 64] views
             var v = heads.narrow(2, 2 * LifeGptShape.Heads, LifeGptShape.Heads);
@@ -125,7 +127,7 @@ public sealed class FusedLifeGpt : IDisposable
                 x = x.view(b, l, LifeGptShape.Dim).narrow(1, logitsFrom, l - logitsFrom).reshape(-1, LifeGptShape.Dim).MoveToOuterDisposeScope();
                 (l, logitsFrom) = (l - logitsFrom, 0);
             }
-            x.add_(o.transpose(1, 2).reshape(b * l, Inner).matmul(a.OutT));
+            x.add_(o.transpose(1, 2).reshape(b * l, Inner).matmul(a.OutT), Scalars.One);
             FeedForward(x, _feedForward[i]);
         }
         var h = Norm(x.view(b, l, LifeGptShape.Dim).narrow(1, logitsFrom, l - logitsFrom), _finalNorm);
@@ -152,13 +154,13 @@ public sealed class FusedLifeGpt : IDisposable
             if (BlockDiagonal)
             {
                 var queries = rotated.narrow(1, 0, 1).mul(_headBlocks).view(b, LifeGptShape.Heads, Inner);   // [B, 8, 512]
-                var weights = queries.bmm(keysT).add_(mask).softmax(-1);                          // [B, 8, t] over [B, 512, t]
+                var weights = queries.bmm(keysT).add_(mask, Scalars.One).softmax(-1);             // [B, 8, t] over [B, 512, t]
                 x = addmm(x, weights.bmm(values).view(b, -1), a.HeadOutT, 1, 1);                  // row h: head h in block h
             }
             else
             {
                 var queries = rotated.select(1, 0).reshape(b * LifeGptShape.Heads, 1, LifeGptShape.HeadDim);   // [B*H, 1, 64]
-                var weights = queries.bmm(keysT).add_(mask).softmax(-1);                          // [B*H, 1, t]
+                var weights = queries.bmm(keysT).add_(mask, Scalars.One).softmax(-1);             // [B*H, 1, t]
                 x = addmm(x, weights.bmm(values).view(b, Inner), a.OutT, 1, 1);
             }
             x = FeedForward(x, _feedForward[i]);
@@ -175,12 +177,12 @@ public sealed class FusedLifeGpt : IDisposable
     private static Tensor CachedAttention(Tensor q, Tensor keys, Tensor values, int start)
     {
         long l = q.shape[2], t = keys.shape[2];
-        var scores = matmul(q, keys.transpose(2, 3)).mul_(1.0 / Math.Sqrt(LifeGptShape.HeadDim));
+        var scores = matmul(q, keys.transpose(2, 3)).mul_(AttentionScale);
         if (l > 1)
         {
             // query i (position start+i) may see keys 0..start+i
             var future = ones(l, t, ScalarType.Bool, q.device).triu_(start + 1);
-            scores = scores.masked_fill(future, float.NegativeInfinity);
+            scores = scores.masked_fill(future, Scalars.NegativeInfinity);
         }
         return matmul(scores.softmax(-1), values);
     }
@@ -188,7 +190,7 @@ public sealed class FusedLifeGpt : IDisposable
     private static Tensor FeedForward(Tensor x, FeedForwardWeights f)
     {
         var hidden = F.linear(Norm(x, f.Norm), f.In, f.InBias).gelu_();                          // exact (erf) GELU
-        return x.add_(F.linear(hidden, f.Out, f.OutBias));
+        return x.add_(F.linear(hidden, f.Out, f.OutBias), Scalars.One);
     }
 
     private static Tensor Norm(Tensor x, Tensor weight) =>
@@ -235,7 +237,7 @@ public sealed class FusedLifeGpt : IDisposable
             r.select(1, j + half).select(1, j + half).copy_(c); // x2 -> x2'
         }
         var identity = eye(LifeGptShape.HeadDim, LifeGptShape.HeadDim, ScalarType.Float32, cos.device).expand(LifeGptShape.Context, -1, -1);
-        return stack([r / Math.Sqrt(LifeGptShape.HeadDim), r, identity], 1);
+        return stack([r.mul(AttentionScale), r, identity], 1);
     }
 
     private Tensor Own(Tensor t)

@@ -1,6 +1,7 @@
 using Conway.Boards;
 using Conway.Codec;
 using Conway.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Conway.Decoding;
@@ -21,13 +22,12 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
         if (boards.Count == 0) return [];
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
-        using var generator = options.IsGreedy ? null
-            : new Generator(options.Seed is { } seed ? (ulong)seed : (ulong)Random.Shared.NextInt64(), model.Device);
-        var sampler = new CellSampler(options, generator);
+        using var sampler = new CellSampler(options);
+        var uniforms = CellSampler.Uniforms(boards.Count, options, model.Device);   // sampling: each board's own stream
         bool cellsOnly = options.IsGreedy && !options.IncludeProbabilities;   // then '0' and '1' are all the logits needed
         var (cells, pAlive) = options.Strategy == DecodeStrategy.Autoregressive
-            ? Autoregressive(boards, sampler, options.IncludeProbabilities, cellsOnly, cancellation)
-            : Speculative(boards, sampler, options.IncludeProbabilities, cellsOnly, cancellation);
+            ? Autoregressive(boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, cancellation)
+            : Speculative(boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, cancellation);
 
         var next = LifeGptCodec.Boards(cells);
         float[][]? probabilities = pAlive is null ? null : Rows(pAlive);
@@ -35,8 +35,8 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
     }
 
     /// <summary>Plain decoding: a prefill over the prompts, then one model step per cell for the whole batch.</summary>
-    private (Tensor Cells, Tensor? PAlive) Autoregressive(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities, bool cellsOnly,
-        CancellationToken cancellation)
+    private (Tensor Cells, Tensor? PAlive) Autoregressive(IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
+        bool withProbabilities, bool cellsOnly, CancellationToken cancellation)
     {
         long batch = boards.Count;
         using var cache = new KvCache(batch, model.Dtype, model.Device);
@@ -48,7 +48,7 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
         {
             cancellation.ThrowIfCancellationRequested();                   // host-side: costs no synchronisation
             using var step = NewDisposeScope();
-            var token = sampler.Choose(logits);                              // [B, 1], stays on the device: no sync
+            var token = sampler.Choose(logits, uniforms?.narrow(1, i, 1));   // [B, 1], stays on the device: no sync
             cells.narrow(1, i, 1).copy_(token);
             pAlive?.narrow(1, i, 1).copy_(CellSampler.ProbabilityAlive(logits));
             if (i == Board.Cells - 1) break;
@@ -60,16 +60,15 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
     /// <summary>
     /// Speculative decoding with the exact rule as the drafter. The rule's next state is appended to the prompt and
     /// the model scores all 1024 drafted cells in one pass. Each board keeps the longest prefix the model accepts
-    /// (greedy: its own choice equals the draft; sampling: accepted with the model's probability of the drafted
-    /// cell) and takes the model's cell at the first rejection (greedy: its argmax; sampling: the other cell, which
-    /// is the residual of a one-hot draft). Then the boards not yet done re-score the rest of their draft from the
+    /// (its own choice, greedy or sampled by <see cref="CellSampler"/>, equals the draft) and takes the model's cell at
+    /// the first rejection. Then the boards not yet done re-score the rest of their draft from the
     /// earliest changed position on, reusing the KV cache before it. The output is plain decoding's, for any model.
     /// The first pass keeps no cache (a trained model accepts nearly every draft whole, and a cache costs a copy of
     /// every key and value, ~10% of the pass, and 51 MB a board); if boards remain, the second pass runs from the start
     /// and builds it.
     /// </summary>
-    private (Tensor Cells, Tensor? PAlive) Speculative(IReadOnlyList<Board> boards, CellSampler sampler, bool withProbabilities, bool cellsOnly,
-        CancellationToken cancellation)
+    private (Tensor Cells, Tensor? PAlive) Speculative(IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
+        bool withProbabilities, bool cellsOnly, CancellationToken cancellation)
     {
         int batch = boards.Count;
         var device = model.Device;
@@ -92,10 +91,12 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
                 var logits = model.Forward(sequences.narrow(1, start, LifeGptCodec.CellsEnd - 1 - start), start, cache,
                     LifeGptCodec.PromptLength - 1 + from - start, cellsOnly);
                 var drafted = sequences.narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
-                var (rejected, replacement) = sampler.Verify(logits, drafted);
+                var replacement = sampler.Choose(logits, uniforms?.index_select(0, rows).narrow(1, from, Board.Cells - from));
+                var rejected = replacement.ne(drafted);
 
                 // the first rejected cell at or after each board's own settled count (one host read per pass)
-                var cellIndex = arange(from, Board.Cells, ScalarType.Int64, device).unsqueeze(0);
+                using Scalar firstCell = from.ToScalar(), end = Board.Cells.ToScalar();   // held across the call: see Scalars
+                var cellIndex = arange(firstCell, end, Scalars.One, ScalarType.Int64, device).unsqueeze(0);
                 var own = tensor(active.Select(b => (long)settled[b]).ToArray(), ScalarType.Int64, device).unsqueeze(1);
                 var candidates = rejected.logical_and(cellIndex.ge(own));
                 var first = candidates.to(ScalarType.Int64).argmax(1, keepdim: true);

@@ -56,9 +56,9 @@ public sealed class LifeGptPredictor : IBoardPredictor
     public IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation) =>
         boards.Chunk(MaxBatch).SelectMany((chunk, k) => _decoder.Decode(chunk, ForChunk(options, k), cancellation)).ToArray();
 
-    // each chunk its own random stream: one seed for every chunk would repeat the first chunk's samples
-    private static DecodeOptions ForChunk(DecodeOptions options, int chunk) =>
-        chunk == 0 || options.Seed is null ? options : options with { Seed = options.Seed + chunk };
+    // a chunk's boards keep their random streams: board i of the call is board i of its request
+    private DecodeOptions ForChunk(DecodeOptions options, int chunk) =>
+        chunk == 0 ? options : options with { StreamOffset = options.StreamOffset + chunk * MaxBatch };
 
     public static Device ResolveDevice(string device)
     {

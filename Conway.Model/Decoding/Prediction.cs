@@ -13,7 +13,9 @@ public enum DecodeStrategy
 
 /// <summary>
 /// Decoding settings for one request. <see cref="Temperature"/> 0 is greedy (argmax), the default.
-/// Sampling uses top-k (the reference default keeps 26 of 256 tokens) and is reproducible given <see cref="Seed"/>.
+/// Sampling uses top-k (the reference default keeps 26 of 256 tokens) and is reproducible given <see cref="Seed"/>:
+/// board i draws from its own random stream (<see cref="Seed"/>, <see cref="StreamOffset"/> + i), so its sample is the
+/// same whatever it is batched with or however the batch is split.
 /// </summary>
 public sealed record DecodeOptions
 {
@@ -23,6 +25,8 @@ public sealed record DecodeOptions
     public float Temperature { get; init; }
     public int TopK { get; init; } = ReferenceTopK;
     public long? Seed { get; init; }
+    /// <summary>The random stream of the first board (a part of a request decoded on its own starts past its first boards).</summary>
+    public int StreamOffset { get; init; }
     /// <summary>Also return, per cell, the model's probability that the cell is alive.</summary>
     public bool IncludeProbabilities { get; init; }
 

@@ -109,7 +109,7 @@ public sealed class Decoder : nn.Module
                 FeedForward f => f.forward(normed),
                 _ => throw new InvalidOperationException(),
             };
-            x = x + y;
+            x = x.add(y, Scalars.One);                                   // add(y) would make its alpha 1 unheld: see Scalars
         }
         return final_norm.forward(x).MoveToOuterDisposeScope();
     }
@@ -217,8 +217,12 @@ public sealed class RotaryEmbedding : nn.Module
 
     public RotaryEmbedding() : base(nameof(RotaryEmbedding))
     {
-        var j = arange(0, LifeGptShape.RotaryDim, 2, ScalarType.Float32);
-        register_buffer("inv_freq", pow(10000.0, -j / LifeGptShape.RotaryDim));
+        // inv_freq(j) = 10000^(-j / 32) for j = 0, 2, ..., 30 (every value held across its native calls: see Scalars)
+        using Scalar start = 0.ToScalar(), stop = LifeGptShape.RotaryDim.ToScalar(), step = 2.ToScalar();
+        using var theta = tensor(10000.0);
+        using var j = arange(start, stop, step, ScalarType.Float32);
+        using var exponent = j.div(stop).neg_();
+        register_buffer("inv_freq", pow(theta, exponent));
     }
 
     // not named inv_freq: TorchSharp's Module.to() would try to assign a moved buffer to a member of that name
@@ -240,7 +244,8 @@ public sealed class RotaryEmbedding : nn.Module
     {
         using var scope = NewDisposeScope();
         var invFreq = InvFreq.to(ScalarType.Float32, device);
-        var angles = outer(arange(LifeGptShape.Context, ScalarType.Float32, device), invFreq);
+        using var positions = LifeGptShape.Context.ToScalar();
+        var angles = outer(arange(Scalars.Zero, positions, Scalars.One, ScalarType.Float32, device), invFreq);
         var both = cat([angles, angles], -1);                      // angle(p, j) for channel j and j+16 alike
         _cos?.Dispose();
         _sin?.Dispose();
@@ -257,7 +262,7 @@ public sealed class RotaryEmbedding : nn.Module
         var rotatedHalf = cat([-rot.narrow(-1, half, half), rot.narrow(-1, 0, half)], -1);   // (-x2, x1)
         var c = cos.to(x.dtype);
         var s = sin.to(x.dtype);
-        return cat([rot * c + rotatedHalf * s, pass], -1);
+        return cat([(rot * c).add_(rotatedHalf * s, Scalars.One), pass], -1);
     }
 
     protected override void Dispose(bool disposing)
