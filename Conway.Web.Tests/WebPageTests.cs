@@ -39,6 +39,10 @@ public sealed class WebPageTests(ConwayService service, ITestOutputHelper output
     public Task AtPhoneWidth_ThePageFitsTheScreen() =>
         RunAsync("at 390 px wide the page fits the screen");
 
+    [BrowserFact]
+    public Task StatusBadge_NamesTheDevicesAndTheModelThatReadinessReports() =>
+        RunAsync("the status badge names the devices and model that readiness reports");
+
     private async Task RunAsync(string scenario)
     {
         var start = new ProcessStartInfo("node")

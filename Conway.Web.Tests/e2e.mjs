@@ -235,6 +235,29 @@ const scenarios = {
     await close(page);
   },
 
+  async 'the status badge names the devices and model that readiness reports'(browser) {
+    const readiness = await (await fetch(new URL('/healthz/ready', baseUrl))).json();
+    const { devices, sha256 } = readiness.checks.model.data;
+    const serving = devices.filter(({ state }) => state === 'ready').map(({ device }) => device);
+    assert.ok(serving.length > 0 && serving.every(device => typeof device === 'string' && device),
+      `/healthz/ready reports the devices that serve: ${JSON.stringify(devices)}`);
+
+    const page = await open(browser);
+    const badge = page.locator('#health');
+    await page.waitForFunction(() => document.getElementById('health').classList.contains('good'));
+    assert.equal(await badge.textContent(), `Model ready · ${serving.join(', ')} · ${sha256.slice(0, 12)}`);
+
+    // several workers: the badge lists those that serve, not one that failed (readiness is up while any serves)
+    const deviceStatus = (device, state) => ({ ...devices[0], device, state, problem: state === 'failed' ? 'out of memory' : null });
+    const several = structuredClone(readiness);
+    several.checks.model.data.devices = [deviceStatus('cuda:0', 'ready'), deviceStatus('cuda:1', 'failed'), deviceStatus('cuda:2', 'ready')];
+    await page.route('**/healthz/ready', route => route.fulfill({ json: several }));
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById('health').classList.contains('good'));
+    assert.equal(await badge.textContent(), `Model ready · cuda:0, cuda:2 · ${sha256.slice(0, 12)}`);
+    await close(page);
+  },
+
   async 'at 390 px wide the page fits the screen'(browser) {
     const page = await open(browser, { width: 390, height: 844 });
     await page.getByRole('combobox', { name: 'Pattern' }).selectOption('glider');

@@ -266,7 +266,8 @@ async function watchHealth() {
       const response = await fetch('/healthz/ready');
       const model = (await response.json()).checks?.model;
       if (response.ok) {
-        ui.health.textContent = `Model ready · ${model.data.device} · ${model.data.sha256.slice(0, 12)}`;
+        const serving = model.data.devices.filter(({ state }) => state === 'ready').map(({ device }) => device);
+        ui.health.textContent = `Model ready · ${serving.join(', ')} · ${model.data.sha256.slice(0, 12)}`;
         ui.health.className = 'pill good';
         return;
       }
