@@ -43,6 +43,14 @@ public sealed class WebPageTests(ConwayService service, ITestOutputHelper output
     public Task StatusBadge_NamesTheDevicesAndTheModelThatReadinessReports() =>
         RunAsync("the status badge names the devices and model that readiness reports");
 
+    [BrowserFact]
+    public Task ThePage_RunsUnderItsContentSecurityPolicy_WithNoViolations() =>
+        RunAsync("the page runs under its content security policy with no violations");
+
+    [BrowserFact]
+    public Task SwaggerUi_RendersTheApiUnderItsOwnPolicy_WithNoViolations() =>
+        RunAsync("swagger ui renders the api under its own policy with no violations");
+
     private async Task RunAsync(string scenario)
     {
         var start = new ProcessStartInfo("node")

@@ -33,21 +33,50 @@ const GLIDER_AT_ORIGIN = moved(GLIDER, -5, -5);
 
 // ---- Page helpers ----
 
-async function open(browser, viewport = { width: 1280, height: 900 }) {
+/**
+ * A page that records what it throws (errors), what it logs as errors (consoleErrors) and every Content-Security-Policy
+ * violation the browser reports (violations: "directive blocked-uri", from securitypolicyviolation events).
+ */
+async function newPage(browser, viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: viewport.width < 500 ? 2 : 1 });
   const page = await context.newPage();
   page.setDefaultTimeout(UI_TIMEOUT);
   page.errors = [];
+  page.consoleErrors = [];
+  page.violations = [];
   page.on('pageerror', error => page.errors.push(error.message));
-  await page.goto(baseUrl);
+  page.on('console', message => { if (message.type() === 'error') page.consoleErrors.push(message.text()); });
+  await page.exposeFunction('reportViolation', violation => page.violations.push(violation));
+  await page.addInitScript(() => document.addEventListener('securitypolicyviolation',
+    event => window.reportViolation(`${event.effectiveDirective} ${event.blockedURI}`)));
+  return page;
+}
+
+/** The page at /, once the pattern catalogue is in; page.response is its HTTP response. */
+async function open(browser, viewport) {
+  const page = await newPage(browser, viewport);
+  page.response = await page.goto(baseUrl);
   await page.waitForFunction(() => document.querySelector('#pattern option')?.value === 'block'); // the catalogue is in
   return page;
 }
 
 async function close(page) {
   assert.deepEqual(page.errors, [], 'the page threw');
+  assert.deepEqual(page.violations, [], 'the browser blocked something under the Content-Security-Policy');
   await page.context().close();
 }
+
+/** Waits (bounded) until condition() holds on this side, e.g. for what the page reported. */
+async function until(condition, what, timeout = UI_TIMEOUT) {
+  for (const end = Date.now() + timeout; !condition();) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise(resolve => setTimeout(resolve, 50));
+  }
+}
+
+/** The directives of a Content-Security-Policy header: { 'script-src': "'self'", ... }. */
+const directives = policy => Object.fromEntries(policy.split(';').map(directive => directive.trim().split(/\s+/))
+  .map(([name, ...sources]) => [name, sources.join(' ')]));
 
 const cellsOf = (page, id) => page.getAttribute(`#${id}`, 'data-cells');
 const text = (page, selector) => page.locator(selector).innerText();
@@ -255,6 +284,56 @@ const scenarios = {
     await page.reload();
     await page.waitForFunction(() => document.getElementById('health').classList.contains('good'));
     assert.equal(await badge.textContent(), `Model ready · cuda:0, cuda:2 · ${sha256.slice(0, 12)}`);
+    await close(page);
+  },
+
+  async 'the page runs under its content security policy with no violations'(browser) {
+    const page = await open(browser);
+    const policy = directives(page.response.headers()['content-security-policy'] ?? assert.fail('the page has no Content-Security-Policy'));
+    assert.equal(policy['script-src'], "'self'");
+    assert.equal(policy['style-src'], "'self'");
+    assert.equal(policy['frame-ancestors'], "'none'");
+
+    // everything the page does: draw, predict, the heat map, patterns, text in and out, randomise
+    await drawGlider(page);
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+    await noMessage(page);
+    await page.getByLabel('P(alive) heat map').check();
+    await page.getByRole('combobox', { name: 'Pattern' }).selectOption('pulsar');
+    await page.getByRole('button', { name: 'Copy as RLE' }).click();
+    await page.waitForFunction(() => document.getElementById('text').value.startsWith('x = 32'));
+    await page.getByRole('button', { name: 'Load text' }).click();
+    await page.waitForFunction(() => document.getElementById('message').textContent.startsWith('Loaded RLE'));
+    await page.getByRole('button', { name: /^Randomise/ }).click();
+    assert.deepEqual(page.violations, [], 'no violations while the page works');
+    assert.deepEqual(page.consoleErrors, [], 'no console errors while the page works');
+
+    // and the policy is enforced, and seen: an inline script is blocked and reported
+    await page.evaluate(() => {
+      const script = document.createElement('script');
+      script.textContent = 'window.inlineScriptRan = true;';
+      document.head.append(script);
+    });
+    await until(() => page.violations.length > 0, 'the report of the blocked inline script');
+    assert.equal(await page.evaluate(() => window.inlineScriptRan), undefined, 'the inline script did not run');
+    assert.deepEqual(page.violations, ['script-src-elem inline'], 'the blocked inline script is reported');
+    page.violations = [];
+    await close(page);
+  },
+
+  async 'swagger ui renders the api under its own policy with no violations'(browser) {
+    const page = await newPage(browser);
+    const response = await page.goto(new URL('/swagger/index.html', baseUrl).href);
+    const policy = directives(response.headers()['content-security-policy'] ?? assert.fail('Swagger UI has no Content-Security-Policy'));
+    assert.equal(policy['script-src'], "'self'", 'no inline script on Swagger UI either');
+    assert.equal(policy['frame-ancestors'], "'none'");
+
+    await page.locator('.opblock-summary-path', { hasText: /^\/predict$/ }).waitFor();
+    await page.locator('.opblock-summary', { hasText: '/predict/batch' }).click();
+    await page.getByRole('button', { name: 'Try it out' }).waitFor();
+    assert.deepEqual(page.consoleErrors, [], 'no console errors on Swagger UI');
+    await page.screenshot({ path: join(shots, 'swagger.png') });
     await close(page);
   },
 
