@@ -1,5 +1,7 @@
 // End-to-end tests of Conway.Api's page in Debian's headless Chromium (/usr/bin/chromium), driven by playwright-core.
 // Usage: node e2e.mjs <baseUrl> [screenshotDir] [scenario ...]     (every scenario when none is named)
+// With CONWAY_API_KEY set, the service is one started with that key in Auth:ApiKeys, and the default scenarios are
+// the API key ones.
 // Prints "ok - <scenario>" or "not ok - <scenario>" with the reason, then "N passed, N failed"; exits 1 on any failure.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -345,7 +347,7 @@ const scenarios = {
     await noMessage(page);
 
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390, 'no sideways scrolling');
-    for (const element of await page.locator('canvas, button, select, textarea, input').all()) {
+    for (const element of await page.locator('canvas, button, select, textarea, input').filter({ visible: true }).all()) {
       const box = await element.boundingBox();
       assert.ok(box.x >= 0 && box.x + box.width <= 390, `${await element.evaluate(e => e.id || e.outerHTML)} is inside the screen`);
     }
@@ -356,17 +358,90 @@ const scenarios = {
   },
 };
 
+// ---- Scenarios against a service that requires an API key (CONWAY_API_KEY is one of its keys) ----
+
+const API_KEY = process.env.CONWAY_API_KEY;
+const isApiCall = request => /^\/(predict|patterns|healthz)\b/.test(new URL(request.url()).pathname);
+
+const apiKeyScenarios = {
+  async 'without a key the page asks for one and a wrong key is said to be not accepted'(browser) {
+    assert.ok(API_KEY, 'CONWAY_API_KEY is the key the service accepts');
+    const page = await open(browser);
+    const keyField = page.getByLabel('API key');
+    assert.equal(await keyField.isVisible(), false, 'no key field before the service asks for one');
+    await drawGlider(page);
+    const message = page.locator('#message');
+
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+    assert.equal(await message.innerText(), 'The service needs an API key: enter yours in the API key field, then try again.');
+    assert.equal(await keyField.isVisible(), true, 'the key field is shown');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'api-key', 'and focused');
+    assert.equal(await text(page, '#step'), '0');
+
+    await keyField.fill(`not-${API_KEY}`);
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+    assert.equal(await message.innerText(),
+      'The service did not accept this API key: enter a valid one in the API key field, then try again.');
+    assert.equal(await text(page, '#step'), '0');
+    await page.screenshot({ path: join(shots, 'api-key.png') });
+    await close(page);
+  },
+
+  async 'an entered key is sent on every api request and kept in session storage not the url'(browser) {
+    assert.ok(API_KEY, 'CONWAY_API_KEY is the key the service accepts');
+    const page = await open(browser);
+    const requests = [];
+    page.on('request', request => requests.push(request));
+    await drawGlider(page);
+    await page.getByRole('button', { name: /^Predict/ }).click(); // 401: the field appears
+    await settled(page);
+
+    await page.getByLabel('API key').fill(API_KEY);
+    const keyed = requests.length;
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+    await noMessage(page);
+    assert.equal(await cellsOf(page, 'model'), board(GLIDER_NEXT), "the model's next state, with the key");
+    await page.getByRole('button', { name: 'Copy as RLE' }).click();
+    await page.waitForFunction(() => document.getElementById('text').value.startsWith('x = 32'));
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('conway.apiKey')), API_KEY, 'kept for this tab');
+    assert.equal(await page.evaluate(() => localStorage.length), 0, 'and nowhere longer-lived');
+
+    // a new page load in the same tab: the key is back in its field and sent from the first request on
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector('#pattern option')?.value === 'block');
+    await page.waitForFunction(() => document.getElementById('health').classList.contains('good'));
+    assert.equal(await page.getByLabel('API key').inputValue(), API_KEY);
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+    await noMessage(page);
+
+    const apiCalls = requests.slice(keyed).filter(isApiCall);
+    const paths = apiCalls.map(request => `${request.method()} ${new URL(request.url()).pathname}`);
+    for (const path of ['POST /predict', 'POST /patterns/convert', 'GET /patterns', 'GET /healthz/ready'])
+      assert.ok(paths.includes(path), `${path} was called after the key was entered: ${paths.join(', ')}`);
+    for (const request of apiCalls)
+      assert.equal(request.headers()['x-api-key'], API_KEY, `${request.method()} ${request.url()} carries the key`);
+    for (const url of [...requests.map(request => request.url()), page.url()])
+      assert.ok(!url.includes(API_KEY), `the key is not in ${url}`);
+    await close(page);
+  },
+};
+
 // ---- Runner ----
 
-const names = only.length ? only : Object.keys(scenarios);
+const all = { ...scenarios, ...apiKeyScenarios };
+const names = only.length ? only : Object.keys(API_KEY ? apiKeyScenarios : scenarios);
 mkdirSync(shots, { recursive: true });
 const browser = await chromium.launch({ executablePath, args: chromiumArgs, headless: true, timeout: 60_000 });
 let failed = 0;
 for (const name of names) {
   const started = Date.now();
   try {
-    if (!scenarios[name]) throw new Error(`no scenario is named '${name}'; there are: ${Object.keys(scenarios).join('; ')}`);
-    await scenarios[name](browser);
+    if (!all[name]) throw new Error(`no scenario is named '${name}'; there are: ${Object.keys(all).join('; ')}`);
+    await all[name](browser);
     console.log(`ok - ${name} (${Date.now() - started} ms)`);
   } catch (error) {
     failed++;
