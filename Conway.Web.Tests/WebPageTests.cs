@@ -32,8 +32,8 @@ public sealed class WebPageTests(ConwayService service, ITestOutputHelper output
         RunAsync("keyboard alone moves the cursor toggles cells and runs the shortcuts");
 
     [BrowserFact]
-    public Task AtPhoneWidth_ThePageFitsTheScreen() =>
-        RunAsync("at 390 px wide the page fits the screen");
+    public Task AtPhoneWidth_ThePageFitsTheScreen_AndPredictStepAndPlayAreOnTheFirstScreen() =>
+        RunAsync("at 390 px wide the page fits the screen and the controls are on the first screen");
 
     [BrowserFact]
     public Task StatusBadge_NamesTheDevicesAndTheModelThatReadinessReports() =>
@@ -46,6 +46,10 @@ public sealed class WebPageTests(ConwayService service, ITestOutputHelper output
     [BrowserFact]
     public Task SwaggerUi_RendersTheApiUnderItsOwnPolicy_WithNoViolations() =>
         RunAsync("swagger ui renders the api under its own policy with no violations");
+
+    [BrowserFact]
+    public Task HeatMapColours_AreDistinctFromTheLegendsCellColours() =>
+        RunAsync("the heat map colours are distinct from the legend colours");
 
     private Task RunAsync(string scenario) => E2eScript.RunAsync(service, output, scenario);
 }

@@ -80,6 +80,13 @@ async function until(condition, what, timeout = UI_TIMEOUT) {
 const directives = policy => Object.fromEntries(policy.split(';').map(directive => directive.trim().split(/\s+/))
   .map(([name, ...sources]) => [name, sources.join(' ')]));
 
+/** A CSS colour as [r, g, b], as the browser reads it (a canvas normalises any colour to #rrggbb). */
+const rgb = (page, colours) => page.evaluate(colours => colours.map(colour => {
+  const context = document.createElement('canvas').getContext('2d');
+  context.fillStyle = colour;
+  return [1, 3, 5].map(i => parseInt(context.fillStyle.slice(i, i + 2), 16));
+}), colours);
+
 const cellsOf = (page, id) => page.getAttribute(`#${id}`, 'data-cells');
 const text = (page, selector) => page.locator(selector).innerText();
 
@@ -339,8 +346,35 @@ const scenarios = {
     await close(page);
   },
 
-  async 'at 390 px wide the page fits the screen'(browser) {
+  async 'the heat map colours are distinct from the legend colours'(browser) {
+    const page = await open(browser);
+    const heatColours = await rgb(page, await page.evaluate(async () => {
+      const { heat } = await import('/board.js');
+      return Array.from({ length: 21 }, (_, i) => heat(i / 20)); // P(alive) 0, 0.05, ..., 1
+    }));
+    // the legend's cell colours as its swatches show them: the heat map is drawn instead of alive cells, and the
+    // model-only and rule-only rings are drawn over it (dead is left out: P(alive) near 0 is meant to look dead)
+    const legend = Object.fromEntries(await page.$$eval('.legend .sw:is(.alive, .model-only, .rule-only):not(.ring)',
+      swatches => swatches.map(swatch => [swatch.classList[1], getComputedStyle(swatch).backgroundColor])));
+    assert.deepEqual(Object.keys(legend), ['alive', 'model-only', 'rule-only']);
+    const legendColours = await rgb(page, Object.values(legend));
+    const distance = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+    Object.keys(legend).forEach((name, i) => {
+      const nearest = Math.min(...heatColours.map(colour => distance(colour, legendColours[i])));
+      assert.ok(nearest >= 100, `the heat map comes within ${nearest.toFixed(0)} (RGB distance) of the legend's ${name} colour`);
+    });
+    await close(page);
+  },
+
+  async 'at 390 px wide the page fits the screen and the controls are on the first screen'(browser) {
     const page = await open(browser, { width: 390, height: 844 });
+    assert.equal(await page.evaluate(() => window.scrollY), 0);
+    for (const name of [/^Predict/, /^Step/, /^Play/]) {
+      const box = await page.getByRole('button', { name }).boundingBox();
+      assert.ok(box.y >= 0 && box.y + box.height <= 844, `${name} is on the first screen (${box.y} to ${box.y + box.height} px)`);
+    }
+    await page.screenshot({ path: join(shots, 'page-390-first-screen.png') });
+
     await page.getByRole('combobox', { name: 'Pattern' }).selectOption('glider');
     await page.getByRole('button', { name: /^Predict/ }).click();
     await settled(page);
