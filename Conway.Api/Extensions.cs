@@ -34,9 +34,10 @@ public static class Extensions
         environment.WebRootFileProvider = new PhysicalFileProvider(shipped);
     }
 
-    /// <summary>Request ids, problem details for errors and status codes, request metrics, API keys and rate limits.</summary>
+    /// <summary>Security headers, request ids, problem details for errors and status codes, request metrics, API keys and rate limits.</summary>
     public static void UseApplicationMiddleware(this WebApplication app)
     {
+        app.UseSecurityHeaders();
         app.UseRequestIds();
         app.UseExceptionHandler();
         app.UseStatusCodePages();

@@ -49,3 +49,13 @@ public sealed class BrowserFactAttribute : FactAttribute
         if (Browser.Missing is { } reason) Skip = reason;
     }
 }
+
+/// <summary>
+/// The browser test classes run one after another, not in parallel: each starts the real service, whose warm-up and
+/// predictions take the machine's cores, and the tests' timings are not meant to share them.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class BrowserCollection
+{
+    public const string Name = "Browser";
+}

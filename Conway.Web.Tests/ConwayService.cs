@@ -6,14 +6,23 @@ namespace Conway.Web.Tests;
 
 /// <summary>
 /// The real service, started from its built dll on Kestrel at a free loopback port (Kestrel picks it: port 0), with
-/// the shipped model; ready once /healthz/ready answers 200. Killed, with its process tree, at the end. Every wait
-/// is bounded; a failure to start says why, with the service's own output.
+/// the shipped model and its default settings plus <see cref="Settings"/>; ready once /healthz/ready answers 200.
+/// Killed, with its process tree, at the end. Every wait is bounded; a failure to start says why, with the service's
+/// own output.
 /// </summary>
-public sealed partial class ConwayService : IAsyncLifetime
+public partial class ConwayService : IAsyncLifetime
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
     private readonly ConcurrentQueue<string> _output = new();
     private Process? _process;
+
+    public ConwayService() : this(new Dictionary<string, string>()) { }
+
+    /// <summary>One public constructor for xunit's fixtures: settings come from a derived fixture.</summary>
+    protected ConwayService(IReadOnlyDictionary<string, string> settings) => Settings = settings;
+
+    /// <summary>Configuration the service starts with, as environment variables (e.g. <c>Auth__ApiKeys__0</c>).</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; }
 
     public Uri BaseUrl { get; private set; } = null!;
 
@@ -35,6 +44,7 @@ public sealed partial class ConwayService : IAsyncLifetime
         };
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information"; // "Now listening on: ..."
+        foreach (var (name, value) in Settings) start.Environment[name] = value;
         var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => Record(e.Data, listening);
@@ -93,4 +103,18 @@ public sealed partial class ConwayService : IAsyncLifetime
 
     [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
     private static partial Regex ListeningOn();
+}
+
+/// <summary>
+/// The real service with one API key in Auth:ApiKeys: its prediction endpoints answer 401 without it. Its warm-up
+/// self-test steps the glider only (the full one is <see cref="ConwayService"/>'s), so that this second service is
+/// ready in seconds rather than a minute or more on a busy 2-core machine.
+/// </summary>
+public sealed class ConwayServiceWithApiKey() : ConwayService(new Dictionary<string, string>
+{
+    ["Auth__ApiKeys__0"] = ApiKey,
+    ["Model__SelfTestPatterns"] = "glider",
+})
+{
+    public const string ApiKey = "web-tests-key-0123456789abcdef";
 }

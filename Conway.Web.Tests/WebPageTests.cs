@@ -1,16 +1,12 @@
-using System.Diagnostics;
-
 namespace Conway.Web.Tests;
 
 /// <summary>
 /// The page served at / by the real service, in headless Chromium: each test runs one scenario of e2e.mjs
-/// (playwright-core) against the service started once for the class, and passes when the script exits 0.
-/// Screenshots go to artifacts/screenshots.
+/// (playwright-core) against the service started once for the class. Screenshots go to artifacts/screenshots.
 /// </summary>
+[Collection(BrowserCollection.Name)]
 public sealed class WebPageTests(ConwayService service, ITestOutputHelper output) : IClassFixture<ConwayService>
 {
-    private static readonly TimeSpan ScenarioTimeout = TimeSpan.FromMinutes(4);
-
     [BrowserFact]
     public Task DrawingAGliderByClickingAndPredicting_ShowsTheModelsNextStateEqualToTheRules() =>
         RunAsync("predicting a clicked glider shows the model next state equal to the rule");
@@ -36,39 +32,24 @@ public sealed class WebPageTests(ConwayService service, ITestOutputHelper output
         RunAsync("keyboard alone moves the cursor toggles cells and runs the shortcuts");
 
     [BrowserFact]
-    public Task AtPhoneWidth_ThePageFitsTheScreen() =>
-        RunAsync("at 390 px wide the page fits the screen");
+    public Task AtPhoneWidth_ThePageFitsTheScreen_AndPredictStepAndPlayAreOnTheFirstScreen() =>
+        RunAsync("at 390 px wide the page fits the screen and the controls are on the first screen");
 
-    private async Task RunAsync(string scenario)
-    {
-        var start = new ProcessStartInfo("node")
-        {
-            ArgumentList = { "e2e.mjs", service.BaseUrl.ToString(), Browser.Screenshots, scenario },
-            WorkingDirectory = Browser.WebTestsDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["CHROMIUM_PATH"] = Browser.Chromium;
-        using var node = Process.Start(start)!;
-        var stdout = node.StandardOutput.ReadToEndAsync();
-        var stderr = node.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(ScenarioTimeout);
-        bool finished = true;
-        try
-        {
-            await node.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            finished = false;
-            node.Kill(entireProcessTree: true);
-            await node.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
-        }
-        string printed = $"{await stdout}{await stderr}".TrimEnd();
-        output.WriteLine(printed);
+    [BrowserFact]
+    public Task StatusBadge_NamesTheDevicesAndTheModelThatReadinessReports() =>
+        RunAsync("the status badge names the devices and model that readiness reports");
 
-        string failure = finished ? $"exited with {node.ExitCode}" : $"did not finish within {ScenarioTimeout.TotalMinutes} minutes";
-        Assert.True(finished && node.ExitCode == 0,
-            $"e2e.mjs '{scenario}' {failure}:\n{printed}\n--- the service's last lines ---\n{service.Output}");
-    }
+    [BrowserFact]
+    public Task ThePage_RunsUnderItsContentSecurityPolicy_WithNoViolations() =>
+        RunAsync("the page runs under its content security policy with no violations");
+
+    [BrowserFact]
+    public Task SwaggerUi_RendersTheApiUnderItsOwnPolicy_WithNoViolations() =>
+        RunAsync("swagger ui renders the api under its own policy with no violations");
+
+    [BrowserFact]
+    public Task HeatMapColours_AreDistinctFromTheLegendsCellColours() =>
+        RunAsync("the heat map colours are distinct from the legend colours");
+
+    private Task RunAsync(string scenario) => E2eScript.RunAsync(service, output, scenario);
 }

@@ -1,5 +1,7 @@
 // End-to-end tests of Conway.Api's page in Debian's headless Chromium (/usr/bin/chromium), driven by playwright-core.
 // Usage: node e2e.mjs <baseUrl> [screenshotDir] [scenario ...]     (every scenario when none is named)
+// With CONWAY_API_KEY set, the service is one started with that key in Auth:ApiKeys, and the default scenarios are
+// the API key ones.
 // Prints "ok - <scenario>" or "not ok - <scenario>" with the reason, then "N passed, N failed"; exits 1 on any failure.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -33,21 +35,57 @@ const GLIDER_AT_ORIGIN = moved(GLIDER, -5, -5);
 
 // ---- Page helpers ----
 
-async function open(browser, viewport = { width: 1280, height: 900 }) {
+/**
+ * A page that records what it throws (errors), what it logs as errors (consoleErrors) and every Content-Security-Policy
+ * violation the browser reports (violations: "directive blocked-uri", from securitypolicyviolation events).
+ */
+async function newPage(browser, viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: viewport.width < 500 ? 2 : 1 });
   const page = await context.newPage();
   page.setDefaultTimeout(UI_TIMEOUT);
   page.errors = [];
+  page.consoleErrors = [];
+  page.violations = [];
   page.on('pageerror', error => page.errors.push(error.message));
-  await page.goto(baseUrl);
+  page.on('console', message => { if (message.type() === 'error') page.consoleErrors.push(message.text()); });
+  await page.exposeFunction('reportViolation', violation => page.violations.push(violation));
+  await page.addInitScript(() => document.addEventListener('securitypolicyviolation',
+    event => window.reportViolation(`${event.effectiveDirective} ${event.blockedURI}`)));
+  return page;
+}
+
+/** The page at /, once the pattern catalogue is in; page.response is its HTTP response. */
+async function open(browser, viewport) {
+  const page = await newPage(browser, viewport);
+  page.response = await page.goto(baseUrl);
   await page.waitForFunction(() => document.querySelector('#pattern option')?.value === 'block'); // the catalogue is in
   return page;
 }
 
 async function close(page) {
   assert.deepEqual(page.errors, [], 'the page threw');
+  assert.deepEqual(page.violations, [], 'the browser blocked something under the Content-Security-Policy');
   await page.context().close();
 }
+
+/** Waits (bounded) until condition() holds on this side, e.g. for what the page reported. */
+async function until(condition, what, timeout = UI_TIMEOUT) {
+  for (const end = Date.now() + timeout; !condition();) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise(resolve => setTimeout(resolve, 50));
+  }
+}
+
+/** The directives of a Content-Security-Policy header: { 'script-src': "'self'", ... }. */
+const directives = policy => Object.fromEntries(policy.split(';').map(directive => directive.trim().split(/\s+/))
+  .map(([name, ...sources]) => [name, sources.join(' ')]));
+
+/** A CSS colour as [r, g, b], as the browser reads it (a canvas normalises any colour to #rrggbb). */
+const rgb = (page, colours) => page.evaluate(colours => colours.map(colour => {
+  const context = document.createElement('canvas').getContext('2d');
+  context.fillStyle = colour;
+  return [1, 3, 5].map(i => parseInt(context.fillStyle.slice(i, i + 2), 16));
+}), colours);
 
 const cellsOf = (page, id) => page.getAttribute(`#${id}`, 'data-cells');
 const text = (page, selector) => page.locator(selector).innerText();
@@ -235,15 +273,115 @@ const scenarios = {
     await close(page);
   },
 
-  async 'at 390 px wide the page fits the screen'(browser) {
+  async 'the status badge names the devices and model that readiness reports'(browser) {
+    const readiness = await (await fetch(new URL('/healthz/ready', baseUrl))).json();
+    const { devices, sha256 } = readiness.checks.model.data;
+    const serving = devices.filter(({ state }) => state === 'ready').map(({ device }) => device);
+    assert.ok(serving.length > 0 && serving.every(device => typeof device === 'string' && device),
+      `/healthz/ready reports the devices that serve: ${JSON.stringify(devices)}`);
+
+    const page = await open(browser);
+    const badge = page.locator('#health');
+    await page.waitForFunction(() => document.getElementById('health').classList.contains('good'));
+    assert.equal(await badge.textContent(), `Model ready · ${serving.join(', ')} · ${sha256.slice(0, 12)}`);
+
+    // several workers: the badge lists those that serve, not one that failed (readiness is up while any serves)
+    const deviceStatus = (device, state) => ({ ...devices[0], device, state, problem: state === 'failed' ? 'out of memory' : null });
+    const several = structuredClone(readiness);
+    several.checks.model.data.devices = [deviceStatus('cuda:0', 'ready'), deviceStatus('cuda:1', 'failed'), deviceStatus('cuda:2', 'ready')];
+    await page.route('**/healthz/ready', route => route.fulfill({ json: several }));
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById('health').classList.contains('good'));
+    assert.equal(await badge.textContent(), `Model ready · cuda:0, cuda:2 · ${sha256.slice(0, 12)}`);
+    await close(page);
+  },
+
+  async 'the page runs under its content security policy with no violations'(browser) {
+    const page = await open(browser);
+    const policy = directives(page.response.headers()['content-security-policy'] ?? assert.fail('the page has no Content-Security-Policy'));
+    assert.equal(policy['script-src'], "'self'");
+    assert.equal(policy['style-src'], "'self'");
+    assert.equal(policy['frame-ancestors'], "'none'");
+
+    // everything the page does: draw, predict, the heat map, patterns, text in and out, randomise
+    await drawGlider(page);
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+    await noMessage(page);
+    await page.getByLabel('P(alive) heat map').check();
+    await page.getByRole('combobox', { name: 'Pattern' }).selectOption('pulsar');
+    await page.getByRole('button', { name: 'Copy as RLE' }).click();
+    await page.waitForFunction(() => document.getElementById('text').value.startsWith('x = 32'));
+    await page.getByRole('button', { name: 'Load text' }).click();
+    await page.waitForFunction(() => document.getElementById('message').textContent.startsWith('Loaded RLE'));
+    await page.getByRole('button', { name: /^Randomise/ }).click();
+    assert.deepEqual(page.violations, [], 'no violations while the page works');
+    assert.deepEqual(page.consoleErrors, [], 'no console errors while the page works');
+
+    // and the policy is enforced, and seen: an inline script is blocked and reported
+    await page.evaluate(() => {
+      const script = document.createElement('script');
+      script.textContent = 'window.inlineScriptRan = true;';
+      document.head.append(script);
+    });
+    await until(() => page.violations.length > 0, 'the report of the blocked inline script');
+    assert.equal(await page.evaluate(() => window.inlineScriptRan), undefined, 'the inline script did not run');
+    assert.deepEqual(page.violations, ['script-src-elem inline'], 'the blocked inline script is reported');
+    page.violations = [];
+    await close(page);
+  },
+
+  async 'swagger ui renders the api under its own policy with no violations'(browser) {
+    const page = await newPage(browser);
+    const response = await page.goto(new URL('/swagger/index.html', baseUrl).href);
+    const policy = directives(response.headers()['content-security-policy'] ?? assert.fail('Swagger UI has no Content-Security-Policy'));
+    assert.equal(policy['script-src'], "'self'", 'no inline script on Swagger UI either');
+    assert.equal(policy['frame-ancestors'], "'none'");
+
+    await page.locator('.opblock-summary-path', { hasText: /^\/predict$/ }).waitFor();
+    await page.locator('.opblock-summary', { hasText: '/predict/batch' }).click();
+    await page.getByRole('button', { name: 'Try it out' }).waitFor();
+    assert.deepEqual(page.consoleErrors, [], 'no console errors on Swagger UI');
+    await page.screenshot({ path: join(shots, 'swagger.png') });
+    await close(page);
+  },
+
+  async 'the heat map colours are distinct from the legend colours'(browser) {
+    const page = await open(browser);
+    const heatColours = await rgb(page, await page.evaluate(async () => {
+      const { heat } = await import('/board.js');
+      return Array.from({ length: 21 }, (_, i) => heat(i / 20)); // P(alive) 0, 0.05, ..., 1
+    }));
+    // the legend's cell colours as its swatches show them: the heat map is drawn instead of alive cells, and the
+    // model-only and rule-only rings are drawn over it (dead is left out: P(alive) near 0 is meant to look dead)
+    const legend = Object.fromEntries(await page.$$eval('.legend .sw:is(.alive, .model-only, .rule-only):not(.ring)',
+      swatches => swatches.map(swatch => [swatch.classList[1], getComputedStyle(swatch).backgroundColor])));
+    assert.deepEqual(Object.keys(legend), ['alive', 'model-only', 'rule-only']);
+    const legendColours = await rgb(page, Object.values(legend));
+    const distance = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+    Object.keys(legend).forEach((name, i) => {
+      const nearest = Math.min(...heatColours.map(colour => distance(colour, legendColours[i])));
+      assert.ok(nearest >= 100, `the heat map comes within ${nearest.toFixed(0)} (RGB distance) of the legend's ${name} colour`);
+    });
+    await close(page);
+  },
+
+  async 'at 390 px wide the page fits the screen and the controls are on the first screen'(browser) {
     const page = await open(browser, { width: 390, height: 844 });
+    assert.equal(await page.evaluate(() => window.scrollY), 0);
+    for (const name of [/^Predict/, /^Step/, /^Play/]) {
+      const box = await page.getByRole('button', { name }).boundingBox();
+      assert.ok(box.y >= 0 && box.y + box.height <= 844, `${name} is on the first screen (${box.y} to ${box.y + box.height} px)`);
+    }
+    await page.screenshot({ path: join(shots, 'page-390-first-screen.png') });
+
     await page.getByRole('combobox', { name: 'Pattern' }).selectOption('glider');
     await page.getByRole('button', { name: /^Predict/ }).click();
     await settled(page);
     await noMessage(page);
 
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390, 'no sideways scrolling');
-    for (const element of await page.locator('canvas, button, select, textarea, input').all()) {
+    for (const element of await page.locator('canvas, button, select, textarea, input').filter({ visible: true }).all()) {
       const box = await element.boundingBox();
       assert.ok(box.x >= 0 && box.x + box.width <= 390, `${await element.evaluate(e => e.id || e.outerHTML)} is inside the screen`);
     }
@@ -254,17 +392,90 @@ const scenarios = {
   },
 };
 
+// ---- Scenarios against a service that requires an API key (CONWAY_API_KEY is one of its keys) ----
+
+const API_KEY = process.env.CONWAY_API_KEY;
+const isApiCall = request => /^\/(predict|patterns|healthz)\b/.test(new URL(request.url()).pathname);
+
+const apiKeyScenarios = {
+  async 'without a key the page asks for one and a wrong key is said to be not accepted'(browser) {
+    assert.ok(API_KEY, 'CONWAY_API_KEY is the key the service accepts');
+    const page = await open(browser);
+    const keyField = page.getByLabel('API key');
+    assert.equal(await keyField.isVisible(), false, 'no key field before the service asks for one');
+    await drawGlider(page);
+    const message = page.locator('#message');
+
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+    assert.equal(await message.innerText(), 'The service needs an API key: enter yours in the API key field, then try again.');
+    assert.equal(await keyField.isVisible(), true, 'the key field is shown');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'api-key', 'and focused');
+    assert.equal(await text(page, '#step'), '0');
+
+    await keyField.fill(`not-${API_KEY}`);
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+    assert.equal(await message.innerText(),
+      'The service did not accept this API key: enter a valid one in the API key field, then try again.');
+    assert.equal(await text(page, '#step'), '0');
+    await page.screenshot({ path: join(shots, 'api-key.png') });
+    await close(page);
+  },
+
+  async 'an entered key is sent on every api request and kept in session storage not the url'(browser) {
+    assert.ok(API_KEY, 'CONWAY_API_KEY is the key the service accepts');
+    const page = await open(browser);
+    const requests = [];
+    page.on('request', request => requests.push(request));
+    await drawGlider(page);
+    await page.getByRole('button', { name: /^Predict/ }).click(); // 401: the field appears
+    await settled(page);
+
+    await page.getByLabel('API key').fill(API_KEY);
+    const keyed = requests.length;
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+    await noMessage(page);
+    assert.equal(await cellsOf(page, 'model'), board(GLIDER_NEXT), "the model's next state, with the key");
+    await page.getByRole('button', { name: 'Copy as RLE' }).click();
+    await page.waitForFunction(() => document.getElementById('text').value.startsWith('x = 32'));
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('conway.apiKey')), API_KEY, 'kept for this tab');
+    assert.equal(await page.evaluate(() => localStorage.length), 0, 'and nowhere longer-lived');
+
+    // a new page load in the same tab: the key is back in its field and sent from the first request on
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector('#pattern option')?.value === 'block');
+    await page.waitForFunction(() => document.getElementById('health').classList.contains('good'));
+    assert.equal(await page.getByLabel('API key').inputValue(), API_KEY);
+    await page.getByRole('button', { name: /^Predict/ }).click();
+    await settled(page);
+    await noMessage(page);
+
+    const apiCalls = requests.slice(keyed).filter(isApiCall);
+    const paths = apiCalls.map(request => `${request.method()} ${new URL(request.url()).pathname}`);
+    for (const path of ['POST /predict', 'POST /patterns/convert', 'GET /patterns', 'GET /healthz/ready'])
+      assert.ok(paths.includes(path), `${path} was called after the key was entered: ${paths.join(', ')}`);
+    for (const request of apiCalls)
+      assert.equal(request.headers()['x-api-key'], API_KEY, `${request.method()} ${request.url()} carries the key`);
+    for (const url of [...requests.map(request => request.url()), page.url()])
+      assert.ok(!url.includes(API_KEY), `the key is not in ${url}`);
+    await close(page);
+  },
+};
+
 // ---- Runner ----
 
-const names = only.length ? only : Object.keys(scenarios);
+const all = { ...scenarios, ...apiKeyScenarios };
+const names = only.length ? only : Object.keys(API_KEY ? apiKeyScenarios : scenarios);
 mkdirSync(shots, { recursive: true });
 const browser = await chromium.launch({ executablePath, args: chromiumArgs, headless: true, timeout: 60_000 });
 let failed = 0;
 for (const name of names) {
   const started = Date.now();
   try {
-    if (!scenarios[name]) throw new Error(`no scenario is named '${name}'; there are: ${Object.keys(scenarios).join('; ')}`);
-    await scenarios[name](browser);
+    if (!all[name]) throw new Error(`no scenario is named '${name}'; there are: ${Object.keys(all).join('; ')}`);
+    await all[name](browser);
     console.log(`ok - ${name} (${Date.now() - started} ms)`);
   } catch (error) {
     failed++;

@@ -5,7 +5,7 @@ const $ = id => document.getElementById(id);
 const ui = Object.fromEntries(['editor', 'model', 'rule', 'population', 'model-note', 'rule-note', 'summary', 'step',
   'diverged', 'latency', 'used-strategy', 'message', 'health', 'predict', 'strategy', 'heat', 'play', 'play-label', 'stepper',
   'delay', 'delay-out', 'clear', 'randomise', 'density', 'density-out', 'pattern', 'load-pattern', 'text', 'paste',
-  'copy', 'announce'].map(id => [id.replace(/-(\w)/g, (_, ch) => ch.toUpperCase()), $(id)]));
+  'copy', 'announce', 'api-key', 'api-key-field'].map(id => [id.replace(/-(\w)/g, (_, ch) => ch.toUpperCase()), $(id)]));
 
 const state = {
   board: empty(),       // the board being edited: the start of every run
@@ -16,34 +16,69 @@ const state = {
   pending: 0,           // the step it asks for
 };
 
+// ---- The API key ----
+
+// A service with Auth:ApiKeys answers 401 without one: the page then shows the API key field. The key is sent as
+// X-Api-Key on every request and kept in sessionStorage (this tab only), never in the URL.
+const API_KEY_STORAGE = 'conway.apiKey';
+
+const apiKey = () => ui.apiKey.value.trim();
+const apiKeyHeader = () => (apiKey() ? { 'X-Api-Key': apiKey() } : {});
+
+function showApiKeyField({ focus = false } = {}) {
+  ui.apiKeyField.hidden = false;
+  if (focus) ui.apiKey.focus();
+}
+
+function keepApiKey() {
+  try {
+    if (apiKey()) sessionStorage.setItem(API_KEY_STORAGE, apiKey());
+    else sessionStorage.removeItem(API_KEY_STORAGE);
+  } catch { /* no session storage here: the key lasts as long as the page */ }
+}
+
+function restoreApiKey() {
+  let kept = null;
+  try { kept = sessionStorage.getItem(API_KEY_STORAGE); } catch { /* no session storage here */ }
+  if (!kept) return;
+  ui.apiKey.value = kept;
+  showApiKeyField();
+}
+
 // ---- The service ----
 
 class ServiceError extends Error {}
 
 /** Calls the API; answers its JSON, or throws a ServiceError that says what went wrong in words. */
 async function call(path, body, signal) {
+  const headers = apiKeyHeader();
+  const sentApiKey = 'X-Api-Key' in headers;
   let response;
   try {
-    response = await fetch(path, body === undefined ? { signal } : {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal,
+    response = await fetch(path, body === undefined ? { headers, signal } : {
+      method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body), signal,
     });
   } catch (error) {
     if (error.name === 'AbortError') throw error;
     throw new ServiceError(`Could not reach the service (${error.message}). Is it running?`);
   }
   if (response.ok) return response.json();
+  if (response.status === 401) showApiKeyField({ focus: true });
   let problem = {};
   try { problem = await response.json(); } catch { /* not problem+json: say what we know */ }
-  throw new ServiceError(describe(response.status, problem, response.headers.get('Retry-After')));
+  throw new ServiceError(describe(response.status, problem, response.headers.get('Retry-After'), sentApiKey));
 }
 
-function describe(status, problem, retryAfter) {
+function describe(status, problem, retryAfter, sentApiKey) {
   const detail = problem.detail ?? problem.title ?? `HTTP ${status}`;
   switch (status) {
     case 400: {
       const more = Object.entries(problem.errors ?? {}).slice(1).map(([field, [first]]) => ` ${field}: ${first}`).join('');
       return `The service rejected the input: ${detail.replace(/ \(\d+ more in 'errors'\)$/, '')}${more}`;
     }
+    case 401: return sentApiKey
+      ? 'The service did not accept this API key: enter a valid one in the API key field, then try again.'
+      : 'The service needs an API key: enter yours in the API key field, then try again.';
     case 413: return `Too large for the service: ${detail}`;
     case 429: return `The model is busy: ${detail} Try again in ${retryAfter ?? 'a few'} s.`;
     case 503: return `The model is not available: ${detail}`;
@@ -263,10 +298,11 @@ async function copyRle() {
 async function watchHealth() {
   for (let wait = 1000; ; wait = Math.min(wait * 2, 10000)) {
     try {
-      const response = await fetch('/healthz/ready');
+      const response = await fetch('/healthz/ready', { headers: apiKeyHeader() });
       const model = (await response.json()).checks?.model;
       if (response.ok) {
-        ui.health.textContent = `Model ready · ${model.data.device} · ${model.data.sha256.slice(0, 12)}`;
+        const serving = model.data.devices.filter(({ state }) => state === 'ready').map(({ device }) => device);
+        ui.health.textContent = `Model ready · ${serving.join(', ')} · ${model.data.sha256.slice(0, 12)}`;
         ui.health.className = 'pill good';
         return;
       }
@@ -298,6 +334,7 @@ ui.copy.addEventListener('click', copyRle);
 ui.heat.addEventListener('change', render);
 ui.delay.addEventListener('input', () => { ui.delayOut.textContent = `${ui.delay.value} ms`; });
 ui.density.addEventListener('input', () => { ui.densityOut.textContent = `${ui.density.value}%`; });
+ui.apiKey.addEventListener('input', keepApiKey);
 window.addEventListener('resize', render);
 
 const shortcuts = { p: ui.predict, ' ': ui.play, s: ui.stepper, c: ui.clear, r: ui.randomise };
@@ -312,6 +349,7 @@ document.addEventListener('keydown', event => {
   event.preventDefault();
 });
 
+restoreApiKey();
 render();
 loadCatalogue();
 watchHealth();

@@ -42,8 +42,11 @@ const palette = () => {
     ruleOnly: get('--rule-only'), cursor: get('--focus'), blank: get('--blank') };
 };
 
-/** P(alive) as a colour, viridis-like: dark violet through teal and green to yellow. */
-export const heat = p => `hsl(${250 - 200 * p} 80% ${14 + 50 * p}%)`;
+/**
+ * P(alive) as a colour: dark indigo through blue to mint (app.css's .sw.heat is the same ramp). No yellow or pink:
+ * those are the legend's model-only and rule-only colours, drawn as rings over the heat map.
+ */
+export const heat = p => `hsl(${250 - 90 * p} 75% ${14 + 52 * p}%)`;
 
 /**
  * Draws a board. cells null: nothing to show yet. other: the board to compare with; cells alive only here are
