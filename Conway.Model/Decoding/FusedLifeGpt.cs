@@ -85,9 +85,11 @@ public sealed class FusedLifeGpt : IDisposable
     /// <summary>
     /// Logits for tokens [B, L] at positions start..start+L-1, writing their keys and values into the cache (if any;
     /// from start 0 none is needed). Only positions logitsFrom.. get logits; <paramref name="cellsOnly"/> gives just
-    /// the '0' and '1' columns.
+    /// the '0' and '1' columns. <paramref name="cancellation"/> is checked before each of the 12 layers (a host-side
+    /// check, no synchronisation): a pass over thousands of positions takes seconds on a CPU, and abandoned or timed-out
+    /// work stops within a twelfth of it.
     /// </summary>
-    public Tensor Forward(Tensor tokens, int start, KvCache? cache, int logitsFrom, bool cellsOnly)
+    public Tensor Forward(Tensor tokens, int start, KvCache? cache, int logitsFrom, bool cellsOnly, CancellationToken cancellation = default)
     {
         if (start > 0 && cache is null) throw new ArgumentException("a pass after position 0 needs the cache of the positions before it", nameof(cache));
         using var scope = NewDisposeScope();
@@ -99,6 +101,7 @@ public sealed class FusedLifeGpt : IDisposable
         {
             // one scope per layer, x updated in place: a layer's intermediates are freed before the next layer runs
             // (one scope for the whole pass held all 12 layers' at once: 124 GB at 256 boards, out of memory at 512)
+            cancellation.ThrowIfCancellationRequested();
             using var layerScope = NewDisposeScope();
             var a = _attention[i];
             var projected = F.linear(Norm(x, a.Norm), a.Projection);                             // [B*L, 2048]

@@ -14,8 +14,8 @@ namespace Conway.Decoding;
 public sealed class LifeGptDecoder(FusedLifeGpt model)
 {
     /// <summary>
-    /// Decodes a batch. <paramref name="cancellation"/> is checked between decode steps (plain) and between passes
-    /// (speculative): a cancelled batch throws <see cref="OperationCanceledException"/> within one step or pass.
+    /// Decodes a batch. <paramref name="cancellation"/> is checked between decode steps (plain) and between the layers
+    /// of every pass: a cancelled batch throws <see cref="OperationCanceledException"/> within one step or one layer.
     /// </summary>
     public IReadOnlyList<Prediction> Decode(IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation = default)
     {
@@ -43,7 +43,7 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
         var cells = empty(batch, Board.Cells, ScalarType.Int64, model.Device);
         var pAlive = withProbabilities ? empty(batch, Board.Cells, ScalarType.Float32, model.Device) : null;
 
-        var logits = model.Forward(LifeGptCodec.Prompts(boards, model.Device), 0, cache, LifeGptCodec.PromptLength - 1, cellsOnly);
+        var logits = model.Forward(LifeGptCodec.Prompts(boards, model.Device), 0, cache, LifeGptCodec.PromptLength - 1, cellsOnly, cancellation);
         for (int i = 0; i < Board.Cells; i++)
         {
             cancellation.ThrowIfCancellationRequested();                   // host-side: costs no synchronisation
@@ -89,7 +89,7 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
                 var sequences = tokens.index_select(0, rows);
                 // logits at position p predict cell p - 1044: those of cells from..1023
                 var logits = model.Forward(sequences.narrow(1, start, LifeGptCodec.CellsEnd - 1 - start), start, cache,
-                    LifeGptCodec.PromptLength - 1 + from - start, cellsOnly);
+                    LifeGptCodec.PromptLength - 1 + from - start, cellsOnly, cancellation);
                 var drafted = sequences.narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
                 var replacement = sampler.Choose(logits, uniforms?.index_select(0, rows).narrow(1, from, Board.Cells - from));
                 var rejected = replacement.ne(drafted);
