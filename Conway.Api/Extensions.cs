@@ -78,7 +78,7 @@ public static class Extensions
 
     /// <summary>
     /// Every problem detail carries the request's id; those that status-code pages (and routing, for 415) write say
-    /// what was asked for.
+    /// what was asked for (the method and path cut to <see cref="Problems.Excerpt"/>).
     /// </summary>
     private static void DescribeStatusCodePage(ProblemDetailsContext context)
     {
@@ -86,8 +86,8 @@ public static class Extensions
         context.ProblemDetails.Extensions["requestId"] = context.HttpContext.TraceIdentifier;
         context.ProblemDetails.Detail ??= context.ProblemDetails.Status switch
         {
-            StatusCodes.Status404NotFound => $"Nothing is served at {request.Method} {request.Path}.",
-            StatusCodes.Status405MethodNotAllowed => $"{request.Method} is not allowed on {request.Path}.",
+            StatusCodes.Status404NotFound => $"Nothing is served at {Problems.Excerpt(request.Method)} {Problems.Excerpt(request.Path.Value ?? "")}.",
+            StatusCodes.Status405MethodNotAllowed => $"{Problems.Excerpt(request.Method)} is not allowed on {Problems.Excerpt(request.Path.Value ?? "")}.",
             StatusCodes.Status415UnsupportedMediaType => Problems.UnsupportedMediaType(request.ContentType),
             _ => null,
         };
