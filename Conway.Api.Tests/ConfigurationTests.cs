@@ -25,6 +25,8 @@ public sealed class ConfigurationTests
     [InlineData("Model:Breaker:BreakSeconds", "0.1", "BreakSeconds")]
     [InlineData("Model:MaxDeadlineMs", "0", "MaxDeadlineMs")]
     [InlineData("Auth:ApiKeys:0", "short", "at least 16 characters")]
+    [InlineData("Auth:MaxFailures", "-1", "MaxFailures")]
+    [InlineData("Auth:FailureWindowSeconds", "0", "FailureWindowSeconds")]
     [InlineData("RateLimit:Burst", "0", "Burst")]
     public async Task InvalidConfiguration_StopsTheServiceAtStartup_SayingWhatIsWrong(string key, string value, string message)
     {
