@@ -1,4 +1,5 @@
 using Conway.Api.Serving;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Conway.Api.Tests;
@@ -16,6 +17,18 @@ public sealed class ConfigurationTests
     public void Devices_AutoIsEveryVisibleGpuElseOneCpu_AndAListIsTakenAsGiven(string devices, int gpus, string[] expected)
     {
         Assert.Equal(expected, DeviceList.Resolve(devices, () => gpus));
+    }
+
+    [Fact]
+    public async Task ContentRoot_IsTheBinariesFolder_UnlessOneIsGiven()
+    {
+        Assert.Equal(AppContext.BaseDirectory, ContentRoot.Options([]).ContentRootPath);
+        Assert.Null(ContentRoot.Options(["--contentRoot", "/srv/conway"]).ContentRootPath);
+        Assert.Null(ContentRoot.Options(["--contentroot=/srv/conway"]).ContentRootPath);
+
+        await using var api = new ApiFactory();   // gives the project folder as the content root, which stays
+        api.CreateClient();
+        Assert.Equal("Conway.Api", Path.GetFileName(api.Services.GetRequiredService<IWebHostEnvironment>().ContentRootPath.TrimEnd('/')));
     }
 
     [Theory]

@@ -4,7 +4,6 @@ using Conway.Api.Endpoints;
 using Conway.Api.Observability;
 using Conway.Api.Security;
 using Conway.Api.Serving;
-using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 
 namespace Conway.Api;
@@ -19,19 +18,6 @@ public static class Extensions
         builder.AddApiSecurity();
         builder.Services.AddServingMetrics();
         builder.Services.AddModelServing();
-        UseShippedWebRootWhenNoneIsFound(builder.Environment);
-    }
-
-    /// <summary>
-    /// The page (wwwroot) is copied next to the binaries, like the model: when the content root has no wwwroot
-    /// (the service was started from another folder, e.g. <c>dotnet path/to/Conway.Api.dll</c>), serve that copy.
-    /// </summary>
-    private static void UseShippedWebRootWhenNoneIsFound(IWebHostEnvironment environment)
-    {
-        string shipped = Path.Combine(AppContext.BaseDirectory, "wwwroot");
-        if (Directory.Exists(environment.WebRootPath) || !Directory.Exists(shipped)) return;
-        environment.WebRootPath = shipped;
-        environment.WebRootFileProvider = new PhysicalFileProvider(shipped);
     }
 
     /// <summary>Request ids, problem details for errors and status codes, request metrics, API keys and rate limits.</summary>
