@@ -33,51 +33,56 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
         ["31 rows"] = Single(new { board = GliderRows[..31] }, "board", "32 rows; got 31"),
         ["33 rows"] = Single(new { board = GliderRows.Append(Row()).ToArray() }, "board", "32 rows; got 33"),
         ["short row"] = Single(new { board = With(3, Row()[..31]) }, "board", "Row 3 has 31 characters"),
-        ["bad character"] = Single(new { board = With(2, Row("11100x")) }, "board", "Row 2, column 5: 'x' is not a cell"),
+        ["bad character"] = Single(new { board = With(2, Row("11100x")) }, "board", "Row 2, column 5: not a cell; use '0' (dead) or '1' (alive)."),
         ["null row"] = Single(new { board = With(4, null) }, "board", "Row 4 is null"),
         ["no board"] = Single(new { }, "$", "exactly one of 'board', 'rle' or 'cells'; got none"),
         ["null board"] = Raw("""{"board": null}""", "$", "got none"),
         ["board and rle"] = Single(new { board = GliderRows, rle = "bo$2bo$3o!" }, "$", "got 'board' and 'rle'"),
-        ["not JSON"] = Raw("board please", "$", "invalid"),
+        ["not JSON"] = Raw("board please", "$", "Not valid JSON: expected a value (an object, array, string, number, true, false or null). (line 1, byte 1)"),
         ["truncated JSON"] = Raw("""{"board": [""", "board[0]", "open JSON object or array"),
-        ["trailing garbage"] = Raw("""{"board": []} x""", "$", "invalid"),
+        ["trailing garbage"] = Raw("""{"board": []} x""", "$", "Not valid JSON: more follows the JSON value"),
         ["board is a number"] = Raw("""{"board": 5}""", "board", "Expected an array. (line 1, byte 12)"),
-        ["row is a number"] = Raw("""{"board": [1]}""", "board[0]", "token type 'Number' as a string"),
-        ["unknown field"] = Single(new { board = GliderRows, bored = true }, "bored", "Unknown property 'bored'"),
-        ["field in wrong case"] = Single(new { Board = GliderRows }, "Board", "Unknown property 'Board'"),
-        ["duplicate field"] = Raw("""{"rle": "o!", "rle": "o!"}""", "rle", "Duplicate property 'rle'"),
+        ["row is a number"] = Raw("""{"board": [1]}""", "board[0]", "Expected a string; got a number."),
+        ["unknown field"] = Single(new { board = GliderRows, bored = true }, "$", "Unknown property; the properties here are 'board', 'rle', 'cells', 'strategy',"),
+        ["field in wrong case"] = Single(new { Board = GliderRows }, "$", "Unknown property; the properties here are"),
+        ["duplicate field"] = Raw("""{"rle": "o!", "rle": "o!"}""", "rle", "Given more than once; give each property once."),
         ["unknown strategy"] = Single(new { board = GliderRows, strategy = "fast" }, "strategy", "Expected \"speculative\" or \"autoregressive\"."),
         ["strategy as integer"] = Single(new { board = GliderRows, strategy = 1 }, "strategy", "Expected \"speculative\" or \"autoregressive\"."),
         ["temperature too high"] = Single(new { board = GliderRows, temperature = 2.5 }, "temperature", "from 0 to 2; got 2.5"),
         ["negative temperature"] = Single(new { board = GliderRows, temperature = -0.1 }, "temperature", "from 0 to 2; got -0.1"),
-        ["temperature as string"] = Single(new { board = GliderRows, temperature = "0.5" }, "temperature", "token type 'String' as a number"),
+        ["temperature as string"] = Single(new { board = GliderRows, temperature = "0.5" }, "temperature", "Expected a number; got a string."),
         ["topK 0"] = Single(new { board = GliderRows, topK = 0 }, "topK", "from 1 to 256; got 0"),
         ["topK 257"] = Single(new { board = GliderRows, topK = 257 }, "topK", "from 1 to 256; got 257"),
-        ["fractional seed"] = Single(new { board = GliderRows, seed = 1.5 }, "seed", "Int64"),
-        ["probabilities as string"] = Single(new { board = GliderRows, probabilities = "yes" }, "probabilities", "token type 'String' as a boolean"),
+        ["fractional seed"] = Single(new { board = GliderRows, seed = 1.5 }, "seed", "Expected a whole number from -9223372036854775808 to 9223372036854775807."),
+        ["probabilities as string"] = Single(new { board = GliderRows, probabilities = "yes" }, "probabilities", "Expected true or false; got a string."),
         ["JSON null"] = Raw("null", "$", "JSON null"),
-        ["empty body"] = Raw("", "$", "does not contain any JSON"),
+        ["empty body"] = Raw("", "$", "The body holds no JSON; send a JSON object."),
         ["array body"] = Raw("[]", "$", "Expected an object."),
-        ["invalid UTF-8"] = new("/predict", "application/json", [.. """{"rle": """u8, 0x22, 0xff, 0xfe, 0x22, (byte)'}'], HttpStatusCode.BadRequest, "rle", "invalid UTF-8"),
+        ["invalid UTF-8"] = new("/predict", "application/json", [.. """{"rle": """u8, 0x22, 0xff, 0xfe, 0x22, (byte)'}'], HttpStatusCode.BadRequest, "rle", "The string is not valid UTF-8."),
         ["plain text"] = new("/predict", "text/plain", Encoding.UTF8.GetBytes("hello"), HttpStatusCode.UnsupportedMediaType, null, "got 'text/plain'"),
         ["no content type"] = new("/predict", null, JsonSerializer.SerializeToUtf8Bytes(new { board = GliderRows }), HttpStatusCode.UnsupportedMediaType, null, "no Content-Type"),
         ["body over the limit"] = new("/predict", "application/json", new byte[70_000], HttpStatusCode.RequestEntityTooLarge, null, "limit of 65536 bytes"),
         ["no boards"] = Batch(new { }, "boards", "Give 1 to 8 boards; got 0"),
         ["empty batch"] = Batch(new { boards = Array.Empty<string[]>() }, "boards", "Give 1 to 8 boards; got 0"),
         ["too many boards"] = Batch(new { boards = Enumerable.Repeat(GliderRows, 9) }, "boards", "Give 1 to 8 boards; got 9"),
-        ["bad board in batch"] = Batch(new { boards = new[] { GliderRows, With(7, Row("2")) } }, "boards[1]", "Row 7, column 0: '2' is not a cell"),
+        ["bad board in batch"] = Batch(new { boards = new[] { GliderRows, With(7, Row("2")) } }, "boards[1]", "Row 7, column 0: not a cell"),
         ["null board in batch"] = Batch(new { boards = new[] { GliderRows, null } }, "boards[1]", "The board is missing"),
         ["bad option in batch"] = Batch(new { boards = new[] { GliderRows }, topK = 300 }, "topK", "got 300"),
         ["convert: bad RLE"] = Convert(new { rle = "x = 3, y = 3\nbo$2bo$4o!" }, "rle", "Line 2, column 9: this row is longer than the 3 columns"),
-        ["convert: bad plaintext"] = Convert(new { cells = ".O.\n.x." }, "cells", "Line 2, column 2: 'x' is not a cell"),
+        ["convert: bad plaintext"] = Convert(new { cells = ".O.\n.x." }, "cells", "Line 2, column 2: not a cell; use '.' (dead) or 'O' (alive)."),
+        ["convert: RLE rule"] = Convert(new { rle = "x = 3, y = 3, rule = B36/S23\no!" }, "rle", "Line 1: the header's rule is not supported; only B3/S23 (Conway's Life) is."),
+        ["convert: RLE header"] = Convert(new { rle = "x = 3 y = 3\no!" }, "rle", "Line 1: expected the RLE header 'x = <width>, y = <height>[, rule = B3/S23]'."),
+        ["convert: RLE width"] = Convert(new { rle = "x = three, y = 3\no!" }, "rle", "Line 1: x in the header is not a whole number."),
+        ["convert: RLE too large"] = Convert(new { rle = "x = 40, y = 3\no!" }, "rle", "Line 1: the header's size is larger than the 32x32 torus."),
+        ["convert: RLE body"] = Convert(new { rle = "x = 3, y = 3\nb#o!" }, "rle", "Line 2, column 2: not valid in an RLE body; use b (dead), o (alive)"),
         ["convert: bad board"] = Convert(new { board = GliderRows[..5] }, "board", "32 rows; got 5"),
         ["convert: no board"] = Convert(new { }, "$", "exactly one of 'board', 'rle' or 'cells'; got none"),
         ["convert: rle and cells"] = Convert(new { rle = "x = 1, y = 1\no!", cells = "O" }, "$", "got 'rle' and 'cells'"),
-        ["convert: decoding option"] = Convert(new { rle = "x = 1, y = 1\no!", strategy = "speculative" }, "strategy", "Unknown property 'strategy'"),
+        ["convert: decoding option"] = Convert(new { rle = "x = 1, y = 1\no!", strategy = "speculative" }, "$", "Unknown property; the properties here are 'board', 'rle', 'cells' (camelCase, case-sensitive)."),
         ["convert: plain text"] = new("/patterns/convert", "text/plain", Encoding.UTF8.GetBytes("bo$2bo$3o!"), HttpStatusCode.UnsupportedMediaType, null, "got 'text/plain'"),
         ["convert: body over the limit"] = new("/patterns/convert", "application/json", new byte[70_000], HttpStatusCode.RequestEntityTooLarge, null, "limit of 65536 bytes"),
         ["deadline 0"] = Single(new { board = GliderRows, deadlineMs = 0 }, "deadlineMs", "at least 1 (milliseconds); got 0"),
-        ["fractional deadline"] = Single(new { board = GliderRows, deadlineMs = 2.5 }, "deadlineMs", "Int32"),
+        ["fractional deadline"] = Single(new { board = GliderRows, deadlineMs = 2.5 }, "deadlineMs", "Expected a whole number from -2147483648 to 2147483647."),
     };
 
     public static TheoryData<string> CaseNames => [.. Cases.Keys];
@@ -108,6 +113,85 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/nope")).StatusCode);
 
         Assert.Empty(fresh.Logs.AtLeast(LogLevel.Error));
+    }
+
+    /// <summary>Client text no problem may repeat: 48 letters and digits, none of them a run of 8 that the service writes itself.</summary>
+    private static readonly string Sent = new(new Random(9157).GetItems<char>("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789", 48));
+
+    /// <summary>Bodies whose mistake is client text (spaced so that no 8 characters of the JSON around it match the problem's own JSON).</summary>
+    public static readonly Dictionary<string, (string Path, string Body)> Echoes = new()
+    {
+        ["invalid literal"] = ("/predict", $$"""{ "rle" : t{{Sent}} }"""),
+        ["invalid start of a value"] = ("/predict", Sent),
+        ["text after the value"] = ("/predict", $$"""{ "rle" : "o!" } {{Sent}}"""),
+        ["unknown property"] = ("/predict", $$"""{ "{{Sent}}" : 1 }"""),
+        ["unknown property, quoted in the path"] = ("/predict", $$"""{ "{{Sent}}.x y" : 1 }"""),
+        ["unknown property after a known one"] = ("/predict/batch", $$"""{ "topK" : 3, "{{Sent}}" : 1 }"""),
+        ["string for a number"] = ("/predict", $$"""{ "seed" : "{{Sent}}" }"""),
+        ["invalid escape"] = ("/predict", $$"""{ "rle" : "\q{{Sent}}" }"""),
+        ["control character in a string"] = ("/predict", $$"""{ "rle" : "{{Sent}}{{'\u0001'}}" }"""),
+        ["number out of range"] = ("/predict", $$"""{ "seed" : 1{{new string('1', 40)}}.5 }"""),
+        ["RLE header"] = ("/patterns/convert", $$"""{ "rle" : "{{Sent}}\no!" }"""),
+        ["RLE width"] = ("/predict", $$"""{ "rle" : "x = {{Sent}}, y = 3\no!" }"""),
+        ["RLE width of many digits"] = ("/predict", $$"""{ "rle" : "x = 9{{new string('7', 60)}}, y = 3\no!" }"""),
+        ["RLE rule"] = ("/patterns/convert", $$"""{ "rle" : "x = 3, y = 3, rule = {{Sent}}\no!" }"""),
+        ["RLE body"] = ("/predict", $$"""{ "rle" : "x = 3, y = 3\n#{{Sent}}!" }"""),
+        ["plaintext"] = ("/patterns/convert", $$"""{ "cells" : ".O.\n{{Sent}}" }"""),
+        ["board row"] = ("/predict", $$"""{ "board" : [ "{{Sent}}" ] }"""),
+        ["board rows"] = ("/predict/batch", $$"""{ "boards" : [ [ {{string.Join(", ", Enumerable.Repeat($"\"{Sent[..32]}\"", 32))}} ] ] }"""),
+        ["deep nesting"] = ("/predict", $$"""{ "board" : {{new string('[', 200)}}"""),
+    };
+
+    public static TheoryData<string> EchoNames => [.. Echoes.Keys];
+
+    [Theory]
+    [MemberData(nameof(EchoNames))]
+    public async Task BadBody_IsNeverRepeatedInTheProblem(string name)
+    {
+        var (path, body) = Echoes[name];
+
+        var response = await api.CreateClient().PostAsync(path, Json(body));
+
+        await AssertProblem(response, HttpStatusCode.BadRequest);
+        string problem = await response.Content.ReadAsStringAsync();
+        var repeated = Enumerable.Range(0, body.Length - 7).Select(i => body.Substring(i, 8)).Where(part => problem.Contains(part, StringComparison.Ordinal)).ToList();
+        Assert.True(repeated.Count == 0, $"the problem repeats '{repeated.FirstOrDefault()}' of the body: {problem}");
+    }
+
+    [Fact]
+    public async Task InvalidLiteralOfAMebibyte_Is400OfUnder2KB_WithoutTheLiteral()
+    {
+        await using var big = new ApiFactory { Settings = { ["Api:MaxRequestBodyBytes"] = $"{2 << 20}" } };
+        string literal = "t" + new string('X', 1 << 20);
+
+        var response = await big.CreateClient().PostAsync("/predict", Json($$"""{"rle": {{literal}}}"""));
+
+        var problem = await AssertProblem(response, HttpStatusCode.BadRequest);
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.InRange(text.Length, 1, 2047);
+        Assert.DoesNotContain("XXXXXXXX", text);
+        Assert.Equal("Not valid JSON: expected the literal true. (line 1, byte 10)", (string)problem["errors"]!["rle"]![0]!);
+    }
+
+    [Fact]
+    public async Task LongBadDeadlineHeader_IsRepeatedOnlyAsItsFirst40CharactersPrintable()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/predict") { Content = Json(new { board = GliderRows }) };
+        request.Headers.TryAddWithoutValidation("X-Deadline-Ms", "soon\t" + new string('z', 4000));
+
+        var response = await api.CreateClient().SendAsync(request);
+
+        var problem = await AssertProblem(response, HttpStatusCode.BadRequest);
+        Assert.Equal($"Must be one whole number of milliseconds, at least 1; got 'soon?{new string('z', 35)}...'.", (string)problem["errors"]!["X-Deadline-Ms"]![0]!);
+        Assert.DoesNotContain(new string('z', 36), await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task LongUnknownRoute_404RepeatsOnlyTheFirst40CharactersOfThePath()
+    {
+        var problem = await AssertProblem(await api.CreateClient().GetAsync("/" + new string('n', 3000)), HttpStatusCode.NotFound);
+
+        Assert.Equal($"Nothing is served at GET /{new string('n', 39)}....", (string)problem["detail"]!);
     }
 
     [Theory]

@@ -1,4 +1,5 @@
 using Conway.Api.Serving;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Conway.Api.Tests;
@@ -18,6 +19,18 @@ public sealed class ConfigurationTests
         Assert.Equal(expected, DeviceList.Resolve(devices, () => gpus));
     }
 
+    [Fact]
+    public async Task ContentRoot_IsTheBinariesFolder_UnlessOneIsGiven()
+    {
+        Assert.Equal(AppContext.BaseDirectory, ContentRoot.Options([]).ContentRootPath);
+        Assert.Null(ContentRoot.Options(["--contentRoot", "/srv/conway"]).ContentRootPath);
+        Assert.Null(ContentRoot.Options(["--contentroot=/srv/conway"]).ContentRootPath);
+
+        await using var api = new ApiFactory();   // gives the project folder as the content root, which stays
+        api.CreateClient();
+        Assert.Equal("Conway.Api", Path.GetFileName(api.Services.GetRequiredService<IWebHostEnvironment>().ContentRootPath.TrimEnd('/')));
+    }
+
     [Theory]
     [InlineData("Model:Devices", "gpu", "Model:Devices is 'auto' or a comma-separated list")]
     [InlineData("Model:Devices", "cpu,,cpu", "Model:Devices is 'auto' or a comma-separated list")]
@@ -25,6 +38,8 @@ public sealed class ConfigurationTests
     [InlineData("Model:Breaker:BreakSeconds", "0.1", "BreakSeconds")]
     [InlineData("Model:MaxDeadlineMs", "0", "MaxDeadlineMs")]
     [InlineData("Auth:ApiKeys:0", "short", "at least 16 characters")]
+    [InlineData("Auth:MaxFailures", "-1", "MaxFailures")]
+    [InlineData("Auth:FailureWindowSeconds", "0", "FailureWindowSeconds")]
     [InlineData("RateLimit:Burst", "0", "Burst")]
     public async Task InvalidConfiguration_StopsTheServiceAtStartup_SayingWhatIsWrong(string key, string value, string message)
     {

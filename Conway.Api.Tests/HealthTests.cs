@@ -55,6 +55,26 @@ public sealed class HealthTests
     }
 
     [Fact]
+    public async Task Readiness_NamesTheModelByFileNameAndHash_NeverByItsPath()
+    {
+        var predictor = new RulePredictor { Info = new RulePredictor().Info with { Path = "/srv/conway/models/lifegpt-v3.safetensors" } };
+        await using var api = new ApiFactory { Predictor = predictor };
+        var client = await api.StartAsync();
+
+        var ready = await client.GetAsync("/healthz/ready");
+
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        string text = await ready.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("/srv/conway", text);
+        Assert.DoesNotContain("models/", text);
+        var model = (await BodyOf(ready))["checks"]!["model"]!["data"]!;
+        Assert.Equal("lifegpt-v3.safetensors", (string)model["file"]!);
+        Assert.Equal(RulePredictor.Sha256[..12], (string)model["version"]!);
+        Assert.Equal(RulePredictor.Sha256, (string)model["sha256"]!);
+        Assert.Null(model["path"]);
+    }
+
+    [Fact]
     public async Task FailedModelLoad_KeepsReadiness503AndPredictAnswers503()
     {
         await using var api = new ApiFactory { LoadModel = (_, _) => throw new FileNotFoundException("No checkpoint at /models/missing.pt") };

@@ -39,6 +39,55 @@ public sealed partial class ObservabilityTests
     }
 
     [Fact]
+    public async Task MadeUpMethods_AreOneOtherLabel_SoMetricsStayTheSameSize()
+    {
+        await using var api = new ApiFactory();
+        var client = await api.StartAsync();
+        var random = new Random(499);
+        var methods = Enumerable.Range(0, 200).Select(_ => "M" + new string(random.GetItems<char>("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 11))).ToList();
+        await client.SendAsync(new HttpRequestMessage(new HttpMethod("WARMUP"), "/predict"));
+        int before = (await client.GetStringAsync("/metrics")).Length;
+
+        foreach (string method in methods)
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, (await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), "/predict"))).StatusCode);
+
+        string after = await client.GetStringAsync("/metrics");
+        Assert.InRange(after.Length - before, -1024, 1024);
+        Assert.DoesNotContain(methods, method => after.Contains(method, StringComparison.Ordinal));
+        Assert.Equal(201, Value(after, "http_requests_received_total{code=\"405\",method=\"OTHER\",controller=\"\",action=\"\",endpoint=\"\"}"));
+    }
+
+    [Fact]
+    public async Task ClientThatHangsUpWhileTheModelWorks_IsCounted499_Not200()
+    {
+        using var gate = new ManualResetEventSlim();
+        await using var api = new ApiFactory().OnLoopback();
+        var client = await api.StartAsync();
+        api.Predictor.Gate = gate;
+        try
+        {
+            using var hangUp = new CancellationTokenSource();
+            using var caller = api.CreateLoopbackClient();
+            var abandoned = caller.PostAsync("/predict", Json(new { board = Glider.ToRows() }), hangUp.Token);
+            await Eventually(() => api.Predictor.Calls.Count == 1, "the model holds the request");
+
+            await hangUp.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+
+            const string Closed = "http_requests_received_total{code=\"499\",method=\"POST\",controller=\"\",action=\"\",endpoint=\"/predict/\"}";
+            string metrics = "";
+            for (var deadline = DateTime.UtcNow.AddSeconds(10); !metrics.Contains(Closed + " ") && DateTime.UtcNow < deadline; await Task.Delay(20))
+                metrics = await client.GetStringAsync("/metrics");
+            Assert.Equal(1, Value(metrics, Closed));
+            Assert.DoesNotContain("code=\"200\",method=\"POST\"", metrics);
+        }
+        finally
+        {
+            gate.Set();
+        }
+    }
+
+    [Fact]
     public async Task Predict_AnswersServerTimingWithQueueInferenceAndTotal()
     {
         await using var api = new ApiFactory();

@@ -4,7 +4,6 @@ using Conway.Api.Endpoints;
 using Conway.Api.Observability;
 using Conway.Api.Security;
 using Conway.Api.Serving;
-using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 
 namespace Conway.Api;
@@ -19,19 +18,6 @@ public static class Extensions
         builder.AddApiSecurity();
         builder.Services.AddServingMetrics();
         builder.Services.AddModelServing();
-        UseShippedWebRootWhenNoneIsFound(builder.Environment);
-    }
-
-    /// <summary>
-    /// The page (wwwroot) is copied next to the binaries, like the model: when the content root has no wwwroot
-    /// (the service was started from another folder, e.g. <c>dotnet path/to/Conway.Api.dll</c>), serve that copy.
-    /// </summary>
-    private static void UseShippedWebRootWhenNoneIsFound(IWebHostEnvironment environment)
-    {
-        string shipped = Path.Combine(AppContext.BaseDirectory, "wwwroot");
-        if (Directory.Exists(environment.WebRootPath) || !Directory.Exists(shipped)) return;
-        environment.WebRootPath = shipped;
-        environment.WebRootFileProvider = new PhysicalFileProvider(shipped);
     }
 
     /// <summary>Security headers, request ids, problem details for errors and status codes, request metrics, API keys and rate limits.</summary>
@@ -79,7 +65,7 @@ public static class Extensions
 
     /// <summary>
     /// Every problem detail carries the request's id; those that status-code pages (and routing, for 415) write say
-    /// what was asked for.
+    /// what was asked for (the method and path cut to <see cref="Problems.Excerpt"/>).
     /// </summary>
     private static void DescribeStatusCodePage(ProblemDetailsContext context)
     {
@@ -87,8 +73,8 @@ public static class Extensions
         context.ProblemDetails.Extensions["requestId"] = context.HttpContext.TraceIdentifier;
         context.ProblemDetails.Detail ??= context.ProblemDetails.Status switch
         {
-            StatusCodes.Status404NotFound => $"Nothing is served at {request.Method} {request.Path}.",
-            StatusCodes.Status405MethodNotAllowed => $"{request.Method} is not allowed on {request.Path}.",
+            StatusCodes.Status404NotFound => $"Nothing is served at {Problems.Excerpt(request.Method)} {Problems.Excerpt(request.Path.Value ?? "")}.",
+            StatusCodes.Status405MethodNotAllowed => $"{Problems.Excerpt(request.Method)} is not allowed on {Problems.Excerpt(request.Path.Value ?? "")}.",
             StatusCodes.Status415UnsupportedMediaType => Problems.UnsupportedMediaType(request.ContentType),
             _ => null,
         };

@@ -4,7 +4,7 @@ using Conway.Api.Observability;
 
 if (args.Contains(HealthProbe.Argument)) return await HealthProbe.RunAsync();
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = WebApplication.CreateBuilder(ContentRoot.Options(args));
 builder.AddApplicationServices();
 builder.AddDefaultOpenApi();
 

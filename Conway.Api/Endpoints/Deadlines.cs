@@ -12,7 +12,7 @@ internal static class Deadlines
     {
         if (!request.Headers.TryGetValue(Header, out var values)) return null;
         if (values is [{ } text] && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int ms) && ms >= 1) return ms;
-        errors[Header] = [$"Must be one whole number of milliseconds, at least 1; got '{values}'."];
+        errors[Header] = [$"Must be one whole number of milliseconds, at least 1; got '{Problems.Excerpt(values.ToString())}'."];
         return null;
     }
 

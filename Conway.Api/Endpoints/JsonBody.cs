@@ -1,8 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text.Json;
-using System.Text.RegularExpressions;
-using Conway.Decoding;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Conway.Api.Endpoints;
@@ -10,7 +9,8 @@ namespace Conway.Api.Endpoints;
 /// <summary>
 /// Reads a request body as JSON without model binding, so that every failure is a problem detail the client can
 /// act on (and nothing is logged as an error): 415 unless the body is JSON, 413 past the size limit (checked on
-/// the bytes read too, not only on Content-Length), 400 for malformed or mistyped JSON naming the field.
+/// the bytes read too, not only on Content-Length), 400 for malformed or mistyped JSON naming the field and place
+/// (<see cref="JsonErrors"/>), never repeating what was sent.
 /// </summary>
 internal static class JsonBody
 {
@@ -30,7 +30,7 @@ internal static class JsonBody
         }
         catch (BadHttpRequestException e)
         {
-            return (null, Problems.Status(e.StatusCode, e.Message));
+            return (null, Unreadable(e, maxBytes));
         }
 
         try
@@ -45,55 +45,29 @@ internal static class JsonBody
 
     private static (T? Value, ProblemHttpResult? Problem) Deserialize<T>(ReadOnlySequence<byte> body, JsonSerializerOptions json) where T : class
     {
+        var contract = (JsonTypeInfo<T>)json.GetTypeInfo(typeof(T));
         try
         {
             ReadOnlySpan<byte> utf8 = body.IsSingleSegment ? body.FirstSpan : body.ToArray();
-            return JsonSerializer.Deserialize<T>(utf8, json) is { } value
+            return JsonSerializer.Deserialize(utf8, contract) is { } value
                 ? (value, null)
                 : (null, Problems.Validation(new() { ["$"] = ["The body is JSON null; send a JSON object."] }));
         }
         catch (JsonException e)
         {
-            return (null, Problems.Validation(new() { [Field(e.Path)] = [Describe(e)] }));
+            var (field, message) = JsonErrors.Describe(e, contract);
+            return (null, Problems.Validation(new() { [field] = [message] }));
         }
     }
 
     private static ProblemHttpResult TooLarge(int maxBytes) =>
         Problems.Status(StatusCodes.Status413PayloadTooLarge, $"The body is larger than the limit of {maxBytes} bytes.");
 
-    /// <summary>"$.boards[2]" -> "boards[2]"; the document itself is "$".</summary>
-    private static string Field(string? path) => path is ['$', '.', .. var rest] ? rest : "$";
-
-    /// <summary>
-    /// What the serializer found wrong, in JSON terms rather than .NET type names, with its location for people
-    /// (1-based line and byte).
-    /// </summary>
-    private static string Describe(JsonException e)
+    /// <summary>Kestrel could not read the body: said in fixed words by status (its messages may quote what it read).</summary>
+    private static ProblemHttpResult Unreadable(BadHttpRequestException e, int maxBytes) => e.StatusCode switch
     {
-        string what = e.InnerException is InvalidOperationException or FormatException ? e.InnerException.Message : Readable(e.Message);
-        return e.LineNumber is { } line ? $"{what} (line {line + 1}, byte {e.BytePositionInLine + 1})" : what;
-    }
-
-    private static string Readable(string message)
-    {
-        int cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
-        message = cut < 0 ? message : message[..cut];
-        if (Regex.Match(message, @"^The JSON value could not be converted to (\S+)\.$") is { Success: true } converted)
-            return $"Expected {JsonKind(converted.Groups[1].Value)}.";
-        if (Regex.Match(message, @"^The JSON property '(.*)' could not be mapped") is { Success: true } unknown)
-            return $"Unknown property '{unknown.Groups[1].Value}'; property names are camelCase and case-sensitive.";
-        return Regex.Replace(message, @" (during deserialization )?of type '[^']*'", "");
-    }
-
-    private static string JsonKind(string type) => type switch
-    {
-        _ when type.Contains("List") => "an array",
-        _ when type.Contains(nameof(DecodeStrategy)) =>
-            string.Join(" or ", Enum.GetNames<DecodeStrategy>().Select(name => $"\"{JsonNamingPolicy.CamelCase.ConvertName(name)}\"")),
-        _ when type.Contains("Int") => "an integer",
-        _ when type.Contains("Single") => "a number",
-        _ when type.Contains("Boolean") => "true or false",
-        _ when type.Contains("String") => "a string",
-        _ => "an object",
+        StatusCodes.Status413PayloadTooLarge => TooLarge(maxBytes),
+        StatusCodes.Status408RequestTimeout => Problems.Status(e.StatusCode, "The body arrived too slowly."),
+        _ => Problems.Status(e.StatusCode, "The body could not be read: it ended early, or its framing (Content-Length or chunked encoding) is malformed."),
     };
 }

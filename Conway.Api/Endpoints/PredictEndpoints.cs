@@ -123,8 +123,7 @@ public static class PredictEndpoints
         }
 
         var total = Stopwatch.GetElapsedTime(started);
-        string sha256 = served.Model.Sha256;
-        string model = sha256[..Math.Min(12, sha256.Length)];
+        string model = ModelVersion.Of(served.Model);
         http.Response.Headers["X-Model-Version"] = model;
         http.Response.Headers["Server-Timing"] = ServerTiming(served.QueueWait, served.Inference, total);
         var response = respond(input, served.Predictions, model, total.TotalMilliseconds);

@@ -56,7 +56,7 @@ internal sealed record PredictionInput(IReadOnlyList<Board> Boards, DecodeOption
         }
         catch (BoardFormatException e)
         {
-            errors[field] = [e.Message];
+            errors[field] = [BoardErrors.Describe(e)];
             return null;
         }
     }

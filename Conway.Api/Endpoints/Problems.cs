@@ -14,7 +14,21 @@ internal static class Problems
         response.Headers.RetryAfter = Math.Max(1, Math.Ceiling(after.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public static string UnsupportedMediaType(string? contentType) =>
-        $"Send the body as JSON (Content-Type: application/json); got {(contentType is null ? "no Content-Type" : $"'{contentType}'")}.";
+        $"Send the body as JSON (Content-Type: application/json); got {(contentType is null ? "no Content-Type" : $"'{Excerpt(contentType)}'")}.";
+
+    /// <summary>The most of a header's or the URL's text that a problem repeats: the first <c>40</c> characters.</summary>
+    public const int MaxExcerpt = 40;
+
+    /// <summary>
+    /// A header's or the URL's text as a problem may repeat it: at most <see cref="MaxExcerpt"/> characters, each
+    /// printable ASCII ('?' for any other), "..." when cut. Body text is never repeated at all.
+    /// </summary>
+    public static string Excerpt(string text) =>
+        string.Create(Math.Min(text.Length, MaxExcerpt) + (text.Length > MaxExcerpt ? 3 : 0), text, static (chars, source) =>
+        {
+            for (int i = 0; i < chars.Length; i++)
+                chars[i] = i >= MaxExcerpt ? '.' : source[i] is >= ' ' and <= '~' ? source[i] : '?';
+        });
 
     /// <summary>400 with an <c>errors</c> entry per field; <c>detail</c> repeats the first one.</summary>
     public static ProblemHttpResult Validation(Dictionary<string, string[]> errors)

@@ -19,10 +19,14 @@ public static class MetricsExtensions
         return services.AddSingleton<ServingMetrics>();
     }
 
-    /// <summary>Counts every request by endpoint and status code, and times it (<c>http_request_duration_seconds</c>).</summary>
+    /// <summary>
+    /// Counts every request by endpoint, method (<see cref="MethodLabels"/>) and status code, and times it
+    /// (<c>http_request_duration_seconds</c>).
+    /// </summary>
     public static IApplicationBuilder UseRequestMetrics(this WebApplication app)
     {
         var registry = app.Services.GetRequiredService<CollectorRegistry>();
+        app.UseKnownMethodsOnly();
         return app.UseHttpMetrics(options => options.SetMetricFactory(Metrics.WithCustomRegistry(registry)));
     }
 

@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Conway.Api.Security;
 
-/// <summary>API keys. Bound from the "Auth" section (env <c>Auth__ApiKeys__0</c>, <c>Auth__ApiKeys__1</c>, ...).</summary>
+/// <summary>API keys, and the limit on wrong ones. Bound from the "Auth" section (env <c>Auth__ApiKeys__0</c>, <c>Auth__ApiKeys__1</c>, ...).</summary>
 public sealed class AuthOptions : IValidatableObject
 {
     public const string Section = "Auth";
@@ -19,6 +19,17 @@ public sealed class AuthOptions : IValidatableObject
 
     /// <summary>Also require a key for <c>/metrics</c> (give the scraper the key).</summary>
     public bool ProtectMetrics { get; set; }
+
+    /// <summary>
+    /// Wrong keys a client (IP address) may present within <see cref="FailureWindowSeconds"/>; after that its attempts get
+    /// 429 with Retry-After, whatever key they carry, until the window passes. 0 turns the limit off.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int MaxFailures { get; set; } = 10;
+
+    /// <summary>The window of <see cref="MaxFailures"/>, from a client's first wrong key, in seconds.</summary>
+    [Range(1, 86_400)]
+    public int FailureWindowSeconds { get; set; } = 60;
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

@@ -11,12 +11,13 @@ public static class SecurityExtensions
     public const string ApiKeyPolicy = "ApiKey";
     public const string PerClientLimit = "PerClient";
 
-    /// <summary>API keys (section "Auth") and the per-client rate limiter (section "RateLimit").</summary>
+    /// <summary>API keys and the limit on wrong ones (section "Auth"), and the per-client rate limiter (section "RateLimit").</summary>
     public static void AddApiSecurity(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ApiKeys>();
+        builder.Services.AddSingleton<FailedKeyLimiter>();
         builder.Services.AddAuthentication(ApiKeyHandler.SchemeName).AddScheme<AuthenticationSchemeOptions, ApiKeyHandler>(ApiKeyHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder().AddPolicy(ApiKeyPolicy, policy => policy.RequireAuthenticatedUser());
         builder.Services.AddRateLimiter(options =>

@@ -4,7 +4,8 @@ namespace Conway.Api.Serving;
 
 /// <summary>
 /// Readiness: the model is loaded, warmed up and passed its self-test on at least one device, the circuit breaker
-/// is not holding it open, and the instance is not shutting down. Reports the devices, circuit and queue.
+/// is not holding it open, and the instance is not shutting down. Reports the devices, circuit and queue, and the
+/// model by its file name, <see cref="ModelVersion"/> and sha256, never by its path: readiness is open to anyone.
 /// </summary>
 public sealed class ModelHealthCheck(ModelWorker worker, InferenceEngine engine) : IHealthCheck
 {
@@ -18,7 +19,8 @@ public sealed class ModelHealthCheck(ModelWorker worker, InferenceEngine engine)
         };
         if (worker.Info is { } info)
         {
-            data["path"] = info.Path;
+            data["file"] = Path.GetFileName(info.Path);
+            data["version"] = ModelVersion.Of(info);
             data["sha256"] = info.Sha256;
             data["parameters"] = info.Parameters;
             data["dtype"] = info.DType;

@@ -1,0 +1,11 @@
+using Conway.Decoding;
+
+namespace Conway.Api.Serving;
+
+/// <summary>A model's version as the API shows it (<c>X-Model-Version</c>, readiness): the first 12 hex digits of its sha256.</summary>
+public static class ModelVersion
+{
+    public const int Length = 12;
+
+    public static string Of(ModelInfo model) => model.Sha256[..Math.Min(Length, model.Sha256.Length)];
+}
