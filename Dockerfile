@@ -39,7 +39,9 @@ ENV APP_UID=1654 DOTNET_RUNNING_IN_CONTAINER=true
 FROM runtime-${BACKEND} AS final
 WORKDIR /app
 COPY --from=build /app ./
-ENV ASPNETCORE_HTTP_PORTS=8080 Model__DrainSeconds=25
+# on SIGTERM: 5 s unready but listening, then up to 25 s of drain, within a 35 s shutdown timeout; docker stop waits
+# only 10 s by default, so run it with --stop-timeout 45 (compose and the Kubernetes manifests set 45 s)
+ENV ASPNETCORE_HTTP_PORTS=8080 Model__ShutdownDelaySeconds=5 Model__DrainSeconds=25
 EXPOSE 8080
 USER $APP_UID
 HEALTHCHECK --interval=15s --timeout=6s --start-period=180s --retries=3 CMD ["dotnet", "Conway.Api.dll", "--healthcheck"]

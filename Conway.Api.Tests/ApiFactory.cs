@@ -18,7 +18,10 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
 
     public PredictorFactory? LoadModel { get; init; }
 
-    /// <summary>Configuration on top of the test defaults (small limits, so they are cheap to hit; no per-client rate limit).</summary>
+    /// <summary>
+    /// Configuration on top of the test defaults (small limits, so they are cheap to hit; no per-client rate limit; no
+    /// shutdown delay).
+    /// </summary>
     public Dictionary<string, string?> Settings { get; init; } = [];
 
     public CapturedLogs Logs { get; } = new();
@@ -56,6 +59,7 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("Model:MaxBoardsPerRequest", "8");
         builder.UseSetting("Api:MaxRequestBodyBytes", "65536");
         builder.UseSetting("RateLimit:PermitsPerSecond", "0");
+        builder.UseSetting("Model:ShutdownDelaySeconds", "0"); // no test waits for load balancers when it disposes its host
         foreach (var (key, value) in Settings) builder.UseSetting(key, value);
         builder.ConfigureLogging(logging => logging.ClearProviders().AddProvider(Logs));
         PredictorFactory load = LoadModel ?? ((_, _) => Predictor);

@@ -37,6 +37,8 @@ public sealed class ConfigurationTests
     [InlineData("Model:SelfTestPatterns", "glider, gosper-gun", "unknown: 'gosper-gun'")]
     [InlineData("Model:Breaker:BreakSeconds", "0.1", "BreakSeconds")]
     [InlineData("Model:MaxDeadlineMs", "0", "MaxDeadlineMs")]
+    [InlineData("Model:ShutdownDelaySeconds", "-1", "ShutdownDelaySeconds")]
+    [InlineData("Model:DrainSeconds", "3601", "DrainSeconds")]
     [InlineData("Auth:ApiKeys:0", "short", "at least 16 characters")]
     [InlineData("Auth:MaxFailures", "-1", "MaxFailures")]
     [InlineData("Auth:FailureWindowSeconds", "0", "FailureWindowSeconds")]

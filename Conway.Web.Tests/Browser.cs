@@ -8,9 +8,6 @@ internal static class Browser
     /// <summary>This project's folder: e2e.mjs, package.json and node_modules.</summary>
     public static string WebTestsDirectory { get; } = Metadata("WebTestsDirectory");
 
-    /// <summary>Conway.Api.dll as built with the same configuration as the tests.</summary>
-    public static string ApiAssembly { get; } = Metadata("ApiAssembly");
-
     /// <summary>Where each run leaves its screenshots: artifacts/screenshots at the repository root.</summary>
     public static string Screenshots { get; } = Path.GetFullPath(Path.Combine(WebTestsDirectory, "..", "artifacts", "screenshots"));
 

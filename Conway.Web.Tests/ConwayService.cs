@@ -1,20 +1,16 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Text.RegularExpressions;
+using Conway.Api.Tests;
 
 namespace Conway.Web.Tests;
 
 /// <summary>
-/// The real service, started from its built dll on Kestrel at a free loopback port (Kestrel picks it: port 0), with
-/// the shipped model and its default settings plus <see cref="Settings"/>; ready once /healthz/ready answers 200.
-/// Killed, with its process tree, at the end. Every wait is bounded; a failure to start says why, with the service's
-/// own output.
+/// The real service for the browser tests (<see cref="ServiceProcess"/>: its built dll on Kestrel at a free loopback
+/// port, with the shipped model and its default settings plus <see cref="Settings"/>), ready once /healthz/ready
+/// answers 200, and killed at the end.
 /// </summary>
-public partial class ConwayService : IAsyncLifetime
+public class ConwayService : IAsyncLifetime
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
-    private readonly ConcurrentQueue<string> _output = new();
-    private Process? _process;
+    private ServiceProcess? _service;
 
     public ConwayService() : this(new Dictionary<string, string>()) { }
 
@@ -24,85 +20,22 @@ public partial class ConwayService : IAsyncLifetime
     /// <summary>Configuration the service starts with, as environment variables (e.g. <c>Auth__ApiKeys__0</c>).</summary>
     public IReadOnlyDictionary<string, string> Settings { get; }
 
-    public Uri BaseUrl { get; private set; } = null!;
+    public Uri BaseUrl => _service!.BaseUrl;
 
     /// <summary>The last lines the service printed.</summary>
-    public string Output => string.Join('\n', _output.TakeLast(60));
+    public string Output => _service?.Output ?? "";
 
     public async Task InitializeAsync()
     {
         if (Browser.Missing is not null) return; // every test is skipped: no service needed
-        if (!File.Exists(Browser.ApiAssembly))
-            throw new FileNotFoundException($"Conway.Api is not built at {Browser.ApiAssembly}.", Browser.ApiAssembly);
-
-        var start = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { Browser.ApiAssembly, "--urls", "http://127.0.0.1:0" },
-            WorkingDirectory = Path.GetDirectoryName(Browser.ApiAssembly),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information"; // "Now listening on: ..."
-        foreach (var (name, value) in Settings) start.Environment[name] = value;
-        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        _process.OutputDataReceived += (_, e) => Record(e.Data, listening);
-        _process.ErrorDataReceived += (_, e) => Record(e.Data, listening);
-        _process.Exited += (_, _) => listening.TrySetException(new InvalidOperationException("The service exited while starting."));
-        _process.Start();
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-
-        var deadline = DateTime.UtcNow + StartTimeout;
-        try
-        {
-            BaseUrl = await listening.Task.WaitAsync(StartTimeout);
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-            while (!await IsReadyAsync(http))
-            {
-                if (_process.HasExited) throw new InvalidOperationException("The service exited before it was ready.");
-                if (DateTime.UtcNow > deadline) throw new TimeoutException($"The model was not ready within {StartTimeout.TotalSeconds} s.");
-                await Task.Delay(250);
-            }
-        }
-        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
-        {
-            throw new InvalidOperationException($"{e.Message} The service printed:\n{Output}", e);
-        }
+        _service = await ServiceProcess.StartAsync(new Dictionary<string, string>(Settings), StartTimeout);
+        await _service.WaitUntilReadyAsync(StartTimeout);
     }
 
     public async Task DisposeAsync()
     {
-        if (_process is null) return;
-        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        await _process.WaitForExitAsync(timeout.Token);
-        _process.Dispose();
+        if (_service is not null) await _service.DisposeAsync();
     }
-
-    private async Task<bool> IsReadyAsync(HttpClient http)
-    {
-        try
-        {
-            return (await http.GetAsync(new Uri(BaseUrl, "/healthz/ready"))).IsSuccessStatusCode;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            return false;
-        }
-    }
-
-    private void Record(string? line, TaskCompletionSource<Uri> listening)
-    {
-        if (line is null) return;
-        _output.Enqueue(line);
-        while (_output.Count > 500) _output.TryDequeue(out _);
-        if (ListeningOn().Match(line) is { Success: true } match) listening.TrySetResult(new Uri(match.Groups[1].Value));
-    }
-
-    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
-    private static partial Regex ListeningOn();
 }
 
 /// <summary>

@@ -7,7 +7,7 @@ using Polly.Timeout;
 namespace Conway.Api.Endpoints;
 
 /// <summary>
-/// The answers for work the model did not do: 429 (queue full), 503 (no model, circuit open, shutting down), 504
+/// The answers for work the model did not do: 429 (queue full), 503 (no model, circuit open, shutting down or drained), 504
 /// (deadline passed, batch timed out). They say what happened and what to do, never the internals behind it.
 /// </summary>
 internal static class ServingProblems
@@ -35,6 +35,8 @@ internal static class ServingProblems
             "The model did not finish this request's batch within its time limit (Model:BatchTimeoutMs)."),
         BrokenCircuitException open => WithRetryAfter(response, open.RetryAfter ?? TimeSpan.FromSeconds(1), Problems.Status(StatusCodes.Status503ServiceUnavailable,
             "The model failed repeatedly, so the circuit breaker holds back new work for now; retry after the Retry-After seconds.")),
+        ModelUnavailableException { RetryAfter: { } after } unavailable =>
+            WithRetryAfter(response, after, Problems.Status(StatusCodes.Status503ServiceUnavailable, unavailable.Message)),
         ModelUnavailableException unavailable => Problems.Status(StatusCodes.Status503ServiceUnavailable, unavailable.Message),
         _ => null,
     };

@@ -13,23 +13,36 @@ public sealed record DeviceStatus(string Device, ModelState State, string? Probl
 /// One device: a dedicated thread (TorchSharp's dispose scopes and inference mode are thread-local) that loads
 /// its own predictor, runs the self-test as its warm-up, then serves batches from the shared queue, one
 /// <see cref="InferenceEngine.Predict"/> call per distinct <see cref="DecodeOptions"/>, until the queue is closed
-/// and empty. A device whose load or self-test fails stays <see cref="ModelState.Failed"/> and serves nothing.
+/// and empty, or <paramref name="stopping"/> fires (the drain ended: the batch on the model stops at its next
+/// cancellation point). A device whose load or self-test fails stays <see cref="ModelState.Failed"/> and serves nothing.
 /// </summary>
 internal sealed class DeviceWorker(
     string device, ModelOptions options, PredictorFactory factory, WorkQueue queue, InferenceEngine engine,
-    ServingMetrics metrics, ILogger logger, Action failed)
+    ServingMetrics metrics, ILogger logger, Action failed, CancellationToken stopping)
 {
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile DeviceStatus _status = new(device, ModelState.Loading, null, null, null);
+    private Thread? _thread;
 
     public DeviceStatus Status => _status;
 
     public ModelInfo? Info { get; private set; }
 
-    /// <summary>Completes when the thread has ended: the queue is drained, or the device failed.</summary>
+    /// <summary>
+    /// Completes when the thread is about to end, out of the model with its predictor disposed: the queue is drained,
+    /// the drain ended, or the device failed. <see cref="Join"/> it then.
+    /// </summary>
     public Task Stopped => _stopped.Task;
 
-    public void Start() => new Thread(Run) { Name = $"Model {device}", IsBackground = true }.Start();
+    public void Start()
+    {
+        // background, so that a host that fails to start can still exit; a host that stops joins it (ModelWorker.StopAsync)
+        _thread = new Thread(Run) { Name = $"Model {device}", IsBackground = true };
+        _thread.Start();
+    }
+
+    /// <summary>Waits for the thread to end: after <see cref="Stopped"/>, at once.</summary>
+    public void Join() => _thread?.Join();
 
     private void Run()
     {
@@ -39,7 +52,7 @@ internal sealed class DeviceWorker(
             using (predictor)
             {
                 var reader = new WorkQueue.Reader(queue, Drop);
-                while (reader.WaitForWork()) Serve(predictor, reader.Gather());
+                while (!stopping.IsCancellationRequested && reader.WaitForWork()) Serve(predictor, reader.Gather());
             }
         }
         finally
@@ -63,7 +76,7 @@ internal sealed class DeviceWorker(
 
             long started = Stopwatch.GetTimestamp();
             var names = options.SelfTestNames();
-            var failures = SelfTest.Failures(predictor, names);
+            var failures = SelfTest.Failures(predictor, names, stopping);
             double warmUpMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             if (failures.Count > 0)
             {
@@ -76,6 +89,12 @@ internal sealed class DeviceWorker(
             Info = info;
             _status = _status with { State = ModelState.Ready, LoadMs = Math.Round(info.LoadTime.TotalMilliseconds), WarmUpMs = Math.Round(warmUpMs) };
             return predictor;
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            logger.LogInformation("The instance stopped before the model on {Device} finished its self-test", device);
+            predictor?.Dispose();
+            return null;
         }
         catch (Exception e)
         {
@@ -112,10 +131,10 @@ internal sealed class DeviceWorker(
             var items = group.ToList();
             var boards = items.SelectMany(item => item.Boards).ToList();
             long started = Stopwatch.GetTimestamp();
-            using var abandoned = WorkItem.WhenAllCancelled(items);
+            using var cancellation = WorkItem.ForBatch(items, stopping);
             try
             {
-                var predictions = engine.Predict(predictor, boards, items[0].Options, abandoned.Token);
+                var predictions = engine.Predict(predictor, boards, items[0].Options, cancellation.Token);
                 var inference = Stopwatch.GetElapsedTime(started);
                 metrics.Predicted(device, boards.Count, inference);
                 logger.LogDebug("Predicted {Boards} boards on {Device} in {ElapsedMs:F1} ms for requests {RequestIds}",
@@ -129,7 +148,13 @@ internal sealed class DeviceWorker(
                     offset += item.Boards.Count;
                 }
             }
-            catch (OperationCanceledException) when (abandoned.Token.IsCancellationRequested)
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                logger.LogWarning("Stopped a batch of {Boards} boards on {Device}: the drain ended before it finished ({RequestIds})",
+                    boards.Count, device, items.Select(item => item.RequestId));
+                foreach (var item in items) item.Completion.TrySetException(ModelUnavailableException.DrainEnded());
+            }
+            catch (OperationCanceledException) when (cancellation.Token.IsCancellationRequested)
             {
                 logger.LogInformation("Stopped a batch of {Boards} boards on {Device}: every request in it was cancelled or expired ({RequestIds})",
                     boards.Count, device, items.Select(item => item.RequestId));

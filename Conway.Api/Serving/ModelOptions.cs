@@ -58,9 +58,33 @@ public sealed class ModelOptions : IValidatableObject
     [Range(1, 3_600_000)]
     public int BatchTimeoutMs { get; set; } = 60_000;
 
-    /// <summary>On shutdown (SIGTERM), how long in-flight requests and queued work get to finish; sets <c>HostOptions.ShutdownTimeout</c>.</summary>
+    /// <summary>
+    /// On shutdown (SIGTERM), how long the instance stays unready but still accepts connections, answering new
+    /// predictions 503 with <c>Retry-After</c> while queued work goes on, so that load balancers stop sending to it
+    /// before its listener closes. Then the drain (<see cref="DrainSeconds"/>) starts.
+    /// </summary>
+    [Range(0, 300)]
+    public int ShutdownDelaySeconds { get; set; } = 5;
+
+    /// <summary>
+    /// After the shutdown delay, how long in-flight and queued requests get to finish; then the model is stopped at its
+    /// next cancellation point and every request still unanswered gets 503 with <c>Retry-After</c>.
+    /// </summary>
     [Range(0, 3600)]
     public int DrainSeconds { get; set; } = 25;
+
+    /// <summary>
+    /// What the host gives shutdown beyond the delay and the drain: time to write the last answers before the web
+    /// server aborts what is left (<see cref="ShutdownTimeout"/>).
+    /// </summary>
+    public static TimeSpan ShutdownMargin { get; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// <c>HostOptions.ShutdownTimeout</c>: <see cref="ShutdownDelaySeconds"/> + <see cref="DrainSeconds"/> +
+    /// <see cref="ShutdownMargin"/>, so the web server never aborts a response the drain is still producing. A
+    /// container's grace period (SIGTERM to SIGKILL) must be longer.
+    /// </summary>
+    public TimeSpan ShutdownTimeout => TimeSpan.FromSeconds(ShutdownDelaySeconds + DrainSeconds) + ShutdownMargin;
 
     /// <summary>
     /// The patterns of <see cref="Patterns.Named"/> that each worker's model must step exactly like the rule, in one

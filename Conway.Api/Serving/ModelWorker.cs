@@ -7,11 +7,23 @@ namespace Conway.Api.Serving;
 
 /// <summary>
 /// Owns the model: one <see cref="DeviceWorker"/> thread per device of <see cref="ModelOptions.Devices"/>, all
-/// serving the one bounded queue, and admission to that queue. On shutdown (ApplicationStopping, e.g. SIGTERM) it
-/// stops admitting at once; when the host stops it, what is already queued is still served, for as long as the
-/// host's shutdown timeout allows, and whatever is left then is answered 503.
+/// serving the one bounded queue, admission to that queue, and the shutdown protocol (SIGTERM, or any host stop):
+/// <list type="number">
+/// <item>At once (ApplicationStopping, then <see cref="StoppingAsync"/>, which the host runs before any hosted
+/// service's StopAsync, so before the web server closes its listener): readiness goes down and new predictions get
+/// 503 with Retry-After, while the listener still accepts for <see cref="ModelOptions.ShutdownDelaySeconds"/> (so that
+/// load balancers stop sending) and the devices go on serving the queue.</item>
+/// <item>The drain: the queue is closed and the web server stops, closing its listener and waiting for the requests
+/// in flight, while the devices serve what was admitted for up to <see cref="ModelOptions.DrainSeconds"/>. Work whose
+/// client left or whose deadline passed is dropped, or its batch stopped, as at any time.</item>
+/// <item>If the drain ends first, the batches on the model are cancelled (they stop at their next cancellation
+/// point) and every request still unanswered gets 503 with Retry-After: the web server has every answer to write
+/// well within the host's <see cref="ModelOptions.ShutdownTimeout"/> and never aborts a connection.</item>
+/// <item><see cref="StopAsync"/>, after the web server has stopped: the device threads are joined, so that no native
+/// code runs while the process exits.</item>
+/// </list>
 /// </summary>
-public sealed class ModelWorker : IHostedService
+public sealed class ModelWorker : IHostedLifecycleService, IDisposable
 {
     private readonly ModelOptions _options;
     private readonly PredictorFactory _factory;
@@ -20,8 +32,10 @@ public sealed class ModelWorker : IHostedService
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger<ModelWorker> _logger;
     private readonly WorkQueue _queue;
+    private readonly CancellationTokenSource _drainEnded = new();
     private IReadOnlyList<DeviceWorker> _devices = [];
     private volatile bool _admitting = true;
+    private int _draining;
 
     public ModelWorker(PredictorFactory factory, IOptions<ModelOptions> options, InferenceEngine engine, ServingMetrics metrics,
         IHostApplicationLifetime lifetime, ILogger<ModelWorker> logger)
@@ -50,9 +64,10 @@ public sealed class ModelWorker : IHostedService
 
     /// <summary>
     /// Queues the boards as one work item (so they go to the model together); null at once when the queue is full.
-    /// The task faults with <see cref="ModelUnavailableException"/> when no device can serve or the instance is
-    /// shutting down, with <see cref="BrokenCircuitException"/> while the circuit is open, and is cancelled when
-    /// <paramref name="cancellation"/> (client gone or <paramref name="deadline"/> passed) fires before its batch starts.
+    /// The task faults with <see cref="ModelUnavailableException"/> when no device can serve, the instance is
+    /// shutting down, or its drain ends before the answer, with <see cref="BrokenCircuitException"/> while the circuit
+    /// is open, and is cancelled when <paramref name="cancellation"/> (client gone or <paramref name="deadline"/> passed)
+    /// fires before its batch starts.
     /// </summary>
     public Task<Served>? TryEnqueue(IReadOnlyList<Board> boards, DecodeOptions decode, string requestId, long deadline, CancellationToken cancellation)
     {
@@ -61,42 +76,96 @@ public sealed class ModelWorker : IHostedService
         if (_engine.OpenFor is { Ticks: > 0 } openFor)
             return Task.FromException<Served>(new BrokenCircuitException("The circuit around the model is open.", openFor));
         var item = new WorkItem(boards, decode, requestId, deadline, cancellation);
-        return _queue.TryAdd(item) ? item.Completion.Task : null;
+        if (_queue.TryAdd(item)) return item.Completion.Task;
+        return _admitting ? null : Task.FromException<Served>(ModelUnavailableException.ShuttingDown()); // full, or closed by a stop just now
     }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _lifetime.ApplicationStopping.Register(StopAdmitting);
+        _drainEnded.Token.Register(AnswerWhatTheDrainLeft);
         _devices = [.. DeviceList.Resolve(_options.Devices, DeviceList.VisibleGpus)
-            .Select(device => new DeviceWorker(device, _options, _factory, _queue, _engine, _metrics, _logger, OnDeviceFailed))];
+            .Select(device => new DeviceWorker(device, _options, _factory, _queue, _engine, _metrics, _logger, OnDeviceFailed, _drainEnded.Token))];
         _logger.LogInformation("Serving on {Count} device(s): {Devices}", _devices.Count, _devices.Select(device => device.Status.Device));
         foreach (var device in _devices) device.Start();
         return Task.CompletedTask;
     }
 
-    /// <summary>Drains: closes the queue and waits, until <paramref name="cancellationToken"/> (the shutdown timeout), for the devices to serve what is in it.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// The first step of a stop, before the web server's: admit nothing more (readiness down, new predictions 503),
+    /// keep the listener accepting for <see cref="ModelOptions.ShutdownDelaySeconds"/>, then start the drain.
+    /// </summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         StopAdmitting();
-        _queue.Close();
+        if (_options.ShutdownDelaySeconds > 0)
+        {
+            _logger.LogInformation("Still accepting connections for {DelaySeconds} s, answering new predictions 503, so that load balancers stop sending",
+                _options.ShutdownDelaySeconds);
+            await Task.Delay(TimeSpan.FromSeconds(_options.ShutdownDelaySeconds), cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        StartDrain();
+    }
+
+    /// <summary>
+    /// The last step of a stop, after the web server's (by then every admitted request has its answer): waits for
+    /// every device thread to leave the model, past the shutdown timeout if it must (a thread cannot be stopped inside
+    /// native code), and joins it.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        StartDrain(); // for a host that does not run StoppingAsync first
+        var stopped = Task.WhenAll(_devices.Select(device => device.Stopped));
         try
         {
-            await Task.WhenAll(_devices.Select(device => device.Stopped)).WaitAsync(cancellationToken);
-            _logger.LogInformation("Drained: every queued request was served");
+            await stopped.WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException)
         {
-            _logger.LogWarning("The shutdown timeout passed with {Queued} requests still queued; answering them 503", _queue.Count);
+            _logger.LogWarning("The shutdown timeout passed while the model was still running; stopping it at its next cancellation point");
+            _drainEnded.Cancel();
+            await stopped;
         }
-        _queue.FailAll(ModelUnavailableException.ShuttingDown());
+        if (!_drainEnded.IsCancellationRequested) _logger.LogInformation("Drained: every admitted request was answered");
+        foreach (var device in _devices) device.Join();
+        _logger.LogInformation("Stopped the model: {Count} device thread(s) joined", _devices.Count);
     }
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose() => _drainEnded.Dispose();
 
     /// <summary>From now on every new request is answered 503 and readiness is down (on ApplicationStopping, e.g. SIGTERM).</summary>
     internal void StopAdmitting()
     {
         if (!_admitting) return;
         _admitting = false;
-        _logger.LogInformation("Shutting down: admitting no new work, finishing {Queued} queued requests", _queue.Count);
+        _logger.LogInformation("Shutting down: readiness is down and new predictions get 503; {Unanswered} admitted requests ({Queued} queued) go on",
+            _queue.Unanswered, _queue.Count);
+    }
+
+    /// <summary>Closes the queue (the devices end once it is empty) and gives the admitted work <see cref="ModelOptions.DrainSeconds"/>.</summary>
+    private void StartDrain()
+    {
+        if (Interlocked.Exchange(ref _draining, 1) == 1) return;
+        StopAdmitting();
+        _queue.Close();
+        _logger.LogInformation("Draining: {Unanswered} admitted requests ({Queued} queued) get up to {DrainSeconds} s to finish",
+            _queue.Unanswered, _queue.Count, _options.DrainSeconds);
+        _drainEnded.CancelAfter(TimeSpan.FromSeconds(_options.DrainSeconds));
+    }
+
+    /// <summary>When the drain ends: the devices stop at their next cancellation point, and whatever is unanswered gets 503.</summary>
+    private void AnswerWhatTheDrainLeft()
+    {
+        if (_queue.Unanswered > 0)
+            _logger.LogWarning("The drain of {DrainSeconds} s ended with {Unanswered} requests unanswered ({Queued} queued): stopping the model and answering them 503",
+                _options.DrainSeconds, _queue.Unanswered, _queue.Count);
+        _queue.FailUnanswered(ModelUnavailableException.DrainEnded());
     }
 
     /// <summary>When the last device has failed nobody will read the queue: answer what is in it and take nothing more.</summary>
@@ -104,6 +173,6 @@ public sealed class ModelWorker : IHostedService
     {
         if (State != ModelState.Failed) return;
         _queue.Close();
-        _queue.FailAll(ModelUnavailableException.Failed());
+        _queue.FailUnanswered(ModelUnavailableException.Failed());
     }
 }

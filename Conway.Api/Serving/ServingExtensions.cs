@@ -10,13 +10,14 @@ public static class ServingExtensions
 
     /// <summary>
     /// The model worker and its options (section "Model"), the inference engine, the readiness check, the host's
-    /// shutdown timeout (<see cref="ModelOptions.DrainSeconds"/>) and the <see cref="PredictorFactory"/>.
+    /// shutdown timeout (<see cref="ModelOptions.ShutdownTimeout"/>: delay + drain + margin) and the
+    /// <see cref="PredictorFactory"/>.
     /// </summary>
     public static IServiceCollection AddModelServing(this IServiceCollection services)
     {
         services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<HostOptions>().Configure<IOptions<ModelOptions>>(
-            (host, model) => host.ShutdownTimeout = TimeSpan.FromSeconds(model.Value.DrainSeconds));
+            (host, model) => host.ShutdownTimeout = model.Value.ShutdownTimeout);
 
         services.AddSingleton<PredictorFactory>(_ => LoadLifeGpt);
 

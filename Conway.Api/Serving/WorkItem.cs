@@ -23,17 +23,21 @@ internal sealed class WorkItem(IReadOnlyList<Board> boards, DecodeOptions option
     public bool Expired => Stopwatch.GetTimestamp() >= Deadline;
     public TaskCompletionSource<Served> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>A token that fires once every one of <paramref name="items"/> is cancelled: nobody waits for their batch any more.</summary>
-    public static AllCancelled WhenAllCancelled(IReadOnlyList<WorkItem> items) => new(items);
+    /// <summary>
+    /// The token of a batch of <paramref name="items"/>: it fires once every one of them is cancelled (nobody waits
+    /// for their batch any more), or when <paramref name="stopping"/> fires (the model stops serving: the drain ended).
+    /// </summary>
+    public static BatchCancellation ForBatch(IReadOnlyList<WorkItem> items, CancellationToken stopping) => new(items, stopping);
 
-    public sealed class AllCancelled : IDisposable
+    public sealed class BatchCancellation : IDisposable
     {
-        private readonly CancellationTokenSource _source = new();
+        private readonly CancellationTokenSource _source;
         private readonly CancellationTokenRegistration[] _registrations;
         private int _live;
 
-        public AllCancelled(IReadOnlyList<WorkItem> items)
+        public BatchCancellation(IReadOnlyList<WorkItem> items, CancellationToken stopping)
         {
+            _source = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             _live = items.Count;
             _registrations = [.. items.Select(item => item.Cancellation.Register(() =>
             {

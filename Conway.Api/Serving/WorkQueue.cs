@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 
@@ -6,25 +7,48 @@ namespace Conway.Api.Serving;
 /// <summary>
 /// The one bounded queue of work items that every device worker reads. Each worker reads through its own
 /// <see cref="Reader"/>, which coalesces the items that arrive within <see cref="ModelOptions.MaxWaitMs"/> into a
-/// batch of up to <see cref="ModelOptions.MaxBatchBoards"/> boards.
+/// batch of up to <see cref="ModelOptions.MaxBatchBoards"/> boards. It also knows every item it admitted that has
+/// no answer yet, queued or in a batch on a device, so that none is left unanswered when the model stops.
 /// </summary>
 internal sealed class WorkQueue(ModelOptions options)
 {
     private readonly ModelOptions _options = options;
     private readonly Channel<WorkItem> _channel = Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(options.QueueCapacity));
+    private readonly ConcurrentDictionary<WorkItem, byte> _unanswered = new();
 
+    /// <summary>Items waiting in the queue.</summary>
     public int Count => _channel.Reader.Count;
 
+    /// <summary>Items admitted and not answered yet: queued, or in a batch on a device.</summary>
+    public int Unanswered => _unanswered.Count;
+
     /// <summary>False at once when the queue is full (or closed).</summary>
-    public bool TryAdd(WorkItem item) => _channel.Writer.TryWrite(item);
+    public bool TryAdd(WorkItem item)
+    {
+        _unanswered[item] = 0;
+        if (!_channel.Writer.TryWrite(item))
+        {
+            Forget(item);
+            return false;
+        }
+        item.Completion.Task.ContinueWith((_, answered) => Forget((WorkItem)answered!), item, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return true;
+    }
+
+    private void Forget(WorkItem item) => _unanswered.TryRemove(item, out _);
 
     /// <summary>Takes no more items; readers still get those already queued.</summary>
     public void Close() => _channel.Writer.TryComplete();
 
-    /// <summary>Removes every queued item, failing it with <paramref name="error"/>.</summary>
-    public void FailAll(Exception error)
+    /// <summary>
+    /// Answers every admitted item that has no answer yet with <paramref name="error"/>: those still queued (which
+    /// are removed) and those in a batch on a device (whose own answer, if it comes later, is then ignored).
+    /// </summary>
+    public void FailUnanswered(Exception error)
     {
         while (_channel.Reader.TryRead(out var item)) item.Completion.TrySetException(error);
+        foreach (var item in _unanswered.Keys) item.Completion.TrySetException(error);
     }
 
     /// <summary>One worker thread's view of the queue: it blocks that thread while waiting.</summary>
