@@ -36,7 +36,7 @@ public sealed class ConfigurationTests
     [InlineData("Model:Devices", "cpu,,cpu", "Model:Devices is 'auto' or a comma-separated list")]
     [InlineData("Model:SelfTestPatterns", "glider, gosper-gun", "unknown: 'gosper-gun'")]
     [InlineData("Model:Breaker:BreakSeconds", "0.1", "BreakSeconds")]
-    [InlineData("Model:MaxDeadlineMs", "0", "MaxDeadlineMs")]
+    [InlineData("Model:MaxDeadlineMs", "-1", "MaxDeadlineMs")]
     [InlineData("Model:ShutdownDelaySeconds", "-1", "ShutdownDelaySeconds")]
     [InlineData("Model:DrainSeconds", "3601", "DrainSeconds")]
     [InlineData("Auth:ApiKeys:0", "short", "at least 16 characters")]

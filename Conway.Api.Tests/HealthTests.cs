@@ -110,7 +110,7 @@ public sealed class HealthTests
     public async Task ModelThatFailsItsSelfTest_NeverBecomesReady_AndPredictAnswers503()
     {
         var predictor = new RulePredictor { Step = board => board.Equals(Patterns.Named["toad"]) ? board : LifeRule.Step(board) };
-        await using var api = new ApiFactory { Predictor = predictor };
+        await using var api = new ApiFactory { Predictor = predictor, Settings = { ["Model:SelfTestPatterns"] = "all" } };
         var client = api.CreateClient();
         await Eventually(() => api.Worker.State == ModelState.Failed, "the self-test has failed");
 

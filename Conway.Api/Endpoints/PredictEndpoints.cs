@@ -108,9 +108,8 @@ public static class PredictEndpoints
         var timeLeft = Deadlines.TimeLeft(deadline, Stopwatch.GetElapsedTime(started));   // computed once, never negative
         if (timeLeft == TimeSpan.Zero) return ServingProblems.DeadlinePassed(deadline);
         expiry.CancelAfter(timeLeft);
-        var queued = services.Worker.TryEnqueue(input.Boards, input.Options, http.TraceIdentifier,
+        var queued = services.Worker.Submit(input.Boards, input.Options, http.TraceIdentifier,
             started + (long)(deadline.TotalSeconds * Stopwatch.Frequency), cancellation.Token);
-        if (queued is null) return ServingProblems.QueueFull(http.Response, services.Model.Value.QueueCapacity);
 
         Served served;
         try

@@ -7,15 +7,11 @@ using Polly.Timeout;
 namespace Conway.Api.Endpoints;
 
 /// <summary>
-/// The answers for work the model did not do: 429 (queue full), 503 (no model, circuit open, shutting down or drained), 504
+/// The answers for work the model did not do: 429 (queue full, or the answer predicted after the deadline), 503 (no model, circuit open, shutting down or drained), 504
 /// (deadline passed, batch timed out). They say what happened and what to do, never the internals behind it.
 /// </summary>
 internal static class ServingProblems
 {
-    public static ProblemHttpResult QueueFull(HttpResponse response, int capacity) =>
-        WithRetryAfter(response, TimeSpan.FromSeconds(1), Problems.Status(StatusCodes.Status429TooManyRequests,
-            $"The model's queue is full ({capacity} requests waiting); retry after a second."));
-
     public static ProblemHttpResult DeadlinePassed(TimeSpan deadline) => Problems.Status(StatusCodes.Status504GatewayTimeout,
         string.Create(CultureInfo.InvariantCulture, $"The deadline of {deadline.TotalMilliseconds:F0} ms passed before the model answered."));
 
@@ -33,6 +29,7 @@ internal static class ServingProblems
         OperationCanceledException when response.HttpContext.RequestAborted.IsCancellationRequested => ClientClosed(),
         TimeoutRejectedException => Problems.Status(StatusCodes.Status504GatewayTimeout,
             "The model did not finish this request's batch within its time limit (Model:BatchTimeoutMs)."),
+        ModelBusyException busy => WithRetryAfter(response, busy.RetryAfter, Problems.Status(StatusCodes.Status429TooManyRequests, busy.Message)),
         BrokenCircuitException open => WithRetryAfter(response, open.RetryAfter ?? TimeSpan.FromSeconds(1), Problems.Status(StatusCodes.Status503ServiceUnavailable,
             "The model failed repeatedly, so the circuit breaker holds back new work for now; retry after the Retry-After seconds.")),
         ModelUnavailableException { RetryAfter: { } after } unavailable =>

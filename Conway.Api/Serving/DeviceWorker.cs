@@ -18,7 +18,7 @@ public sealed record DeviceStatus(string Device, ModelState State, string? Probl
 /// </summary>
 internal sealed class DeviceWorker(
     string device, ModelOptions options, PredictorFactory factory, WorkQueue queue, InferenceEngine engine,
-    ServingMetrics metrics, ILogger logger, Action failed, CancellationToken stopping)
+    ThroughputEstimate estimate, ServingMetrics metrics, ILogger logger, Action failed, CancellationToken stopping)
 {
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile DeviceStatus _status = new(device, ModelState.Loading, null, null, null);
@@ -51,8 +51,18 @@ internal sealed class DeviceWorker(
             if (Prepare() is not { } predictor) return;
             using (predictor)
             {
-                var reader = new WorkQueue.Reader(queue, Drop);
-                while (!stopping.IsCancellationRequested && reader.WaitForWork()) Serve(predictor, reader.Gather());
+                var reader = new WorkQueue.Reader(queue);
+                while (!stopping.IsCancellationRequested && reader.WaitForWork())
+                {
+                    try
+                    {
+                        Serve(predictor, reader.Gather());
+                    }
+                    finally
+                    {
+                        reader.Finished();
+                    }
+                }
             }
         }
         finally
@@ -77,7 +87,9 @@ internal sealed class DeviceWorker(
             long started = Stopwatch.GetTimestamp();
             var names = options.SelfTestNames();
             var failures = SelfTest.Failures(predictor, names, stopping);
-            double warmUpMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            var warmUp = Stopwatch.GetElapsedTime(started);
+            double warmUpMs = warmUp.TotalMilliseconds;
+            if (names.Count > 0) estimate.Record(DecodeStrategy.Speculative, names.Count, warmUp);   // admission's first price
             if (failures.Count > 0)
             {
                 logger.LogCritical("Self-test failed on {Device}: the model does not step {Patterns} like the rule; this device serves nothing",
@@ -111,53 +123,52 @@ internal sealed class DeviceWorker(
         return null;
     }
 
-    private void Drop(WorkItem item)
-    {
-        metrics.Dropped(item.Expired);
-        item.Completion.TrySetCanceled(item.Cancellation);
-    }
-
     /// <summary>
     /// Requests with equal options share one model call, except seeded sampling: each board's random stream is its place
     /// in its own request, so a seeded request is decoded on its own and its sample never depends on its neighbours.
     /// </summary>
-    private static object SharedCall(WorkItem item) =>
-        item.Options is { IsGreedy: false, Seed: not null } ? item : item.Options;
+    private static object SharedCall(Slice slice) =>
+        slice.Item.Options is { IsGreedy: false, Seed: not null } ? slice.Item : slice.Item.Options;
 
-    private void Serve(IBoardPredictor predictor, List<WorkItem> batch)
+    private void Serve(IBoardPredictor predictor, List<Slice> batch)
     {
         foreach (var group in batch.GroupBy(SharedCall))
         {
-            var items = group.ToList();
-            var boards = items.SelectMany(item => item.Boards).ToList();
+            var slices = group.ToList();
+            var items = slices.Select(slice => slice.Item).Distinct().ToList();
+            var boards = slices.SelectMany(slice => slice.Boards).ToList();
+            // a seeded request's slices in one call are consecutive: its boards keep their random streams
+            var decode = slices[0].Item.Options with { StreamOffset = slices[0].Offset };
             long started = Stopwatch.GetTimestamp();
             using var cancellation = WorkItem.ForBatch(items, stopping);
             try
             {
-                var predictions = engine.Predict(predictor, boards, items[0].Options, cancellation.Token);
+                var predictions = engine.Predict(predictor, boards, decode, cancellation.Token);
                 var inference = Stopwatch.GetElapsedTime(started);
                 metrics.Predicted(device, boards.Count, inference);
+                estimate.Record(decode.Strategy, boards.Count, inference);
                 logger.LogDebug("Predicted {Boards} boards on {Device} in {ElapsedMs:F1} ms for requests {RequestIds}",
                     boards.Count, device, inference.TotalMilliseconds, items.Select(item => item.RequestId));
                 int offset = 0;
-                foreach (var item in items)
+                foreach (var slice in slices)
                 {
-                    var queueWait = Stopwatch.GetElapsedTime(item.Enqueued, started);
-                    metrics.QueueWaited(queueWait);
-                    item.Completion.TrySetResult(new Served(predictions.Skip(offset).Take(item.Boards.Count).ToArray(), Info!, queueWait, inference));
-                    offset += item.Boards.Count;
+                    metrics.QueueWaited(Stopwatch.GetElapsedTime(slice.Item.Enqueued, started));
+                    slice.Item.Complete(slice, predictions.Skip(offset).Take(slice.Count), Info!, started, inference);
+                    offset += slice.Count;
                 }
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
+                metrics.Abandoned(Stopwatch.GetElapsedTime(started));
                 logger.LogWarning("Stopped a batch of {Boards} boards on {Device}: the drain ended before it finished ({RequestIds})",
                     boards.Count, device, items.Select(item => item.RequestId));
                 foreach (var item in items) item.Completion.TrySetException(ModelUnavailableException.DrainEnded());
             }
             catch (OperationCanceledException) when (cancellation.Token.IsCancellationRequested)
             {
-                logger.LogInformation("Stopped a batch of {Boards} boards on {Device}: every request in it was cancelled or expired ({RequestIds})",
-                    boards.Count, device, items.Select(item => item.RequestId));
+                metrics.Abandoned(Stopwatch.GetElapsedTime(started));
+                logger.LogInformation("Stopped a batch of {Boards} boards on {Device}: every request in it was cancelled or expired, after {ElapsedMs:F0} ms ({RequestIds})",
+                    boards.Count, device, Stopwatch.GetElapsedTime(started).TotalMilliseconds, items.Select(item => item.RequestId));
                 foreach (var item in items) item.Completion.TrySetCanceled();
             }
             catch (Exception e)

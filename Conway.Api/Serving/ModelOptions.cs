@@ -23,25 +23,35 @@ public sealed class ModelOptions : IValidatableObject
     public string Devices { get; set; } = "auto";
 
     /// <summary>
-    /// Most boards the model decodes in one pass (its memory peak; a batch runs as several passes, and a cancelled
-    /// batch stops between them). 0: the predictor's default, 16 on the CPU and 256 on CUDA. A board needs about
-    /// 0.1 GB at the peak of a CPU pass (float32) and about 0.05 GB on a GPU (bf16): a speculative pass keeps no KV
-    /// cache unless the model rejects part of the draft, plain decoding keeps one (0.1 GB a board in float32).
+    /// Most boards the model decodes in one pass (its memory peak; a batch runs as several passes). 0 or unset: 4 on
+    /// CPU workers (short passes: a cancelled or timed-out batch stops within a layer of one), 256 on CUDA. A board needs
+    /// about 0.1 GB at the peak of a CPU pass (float32) and about 0.05 GB on a GPU (bf16): a speculative pass keeps no
+    /// KV cache unless the model rejects part of the draft, plain decoding keeps one (0.1 GB a board in float32).
     /// </summary>
-    [Range(0, 65536)]
+    [Range(1, 65536)]
     public int BoardsPerPass { get; set; }
 
-    /// <summary>A worker stops gathering a batch once it holds this many boards.</summary>
+    /// <summary>A worker stops gathering a batch once it holds this many boards. 0 or unset: 8 on CPU workers, 64 on CUDA.</summary>
     [Range(1, 65536)]
-    public int MaxBatchBoards { get; set; } = 64;
+    public int MaxBatchBoards { get; set; }
+
+    /// <summary>
+    /// Most boards one request puts into one batch: a bigger request is decoded a slice at a time, with other requests'
+    /// boards in the same batches, so it cannot make them wait behind all of it. 0 or unset: half of <see cref="MaxBatchBoards"/>.
+    /// </summary>
+    [Range(1, 65536)]
+    public int SliceBoards { get; set; }
 
     /// <summary>How long a worker waits for more requests after the first one of a batch.</summary>
     [Range(0, 10_000)]
     public int MaxWaitMs { get; set; } = 2;
 
-    /// <summary>Requests (work items) that may wait for the model; past this the API answers 429.</summary>
-    [Range(1, 1_000_000)]
-    public int QueueCapacity { get; set; } = 1024;
+    /// <summary>
+    /// Boards that may wait for the model (not requests: a board is what costs); a request that would overfill it is
+    /// answered 429 at once, with Retry-After. 0 or unset: 32 on CPU workers, 4096 on CUDA.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int QueueCapacity { get; set; }
 
     /// <summary>Most boards in one <c>/predict/batch</c> request.</summary>
     [Range(1, 65536)]
@@ -49,14 +59,19 @@ public sealed class ModelOptions : IValidatableObject
 
     /// <summary>
     /// The longest deadline a request may ask for (header <c>X-Deadline-Ms</c> or body <c>deadlineMs</c>), and the
-    /// deadline of requests that ask for none. Work whose deadline has passed is dropped and answered 504.
+    /// deadline of requests that ask for none. A request predicted to miss it is refused at once (429); work whose
+    /// deadline passes is dropped and answered 504. 0 or unset: 120 s on CPU workers (plain decoding of one board takes
+    /// ~17 s on a 2-core CPU), 30 s on CUDA.
     /// </summary>
     [Range(1, 3_600_000)]
-    public int MaxDeadlineMs { get; set; } = 30_000;
+    public int MaxDeadlineMs { get; set; }
 
-    /// <summary>How long one batch may run on the model before it is cancelled (504) and counted as an engine failure.</summary>
-    [Range(1, 3_600_000)]
-    public int BatchTimeoutMs { get; set; } = 60_000;
+    /// <summary>
+    /// How long one batch may run on the model before it is cancelled (504) and counted as an engine failure (the
+    /// decoder stops within a layer of a pass). 0 or unset: twice <see cref="MaxDeadlineMs"/>.
+    /// </summary>
+    [Range(1, 7_200_000)]
+    public int BatchTimeoutMs { get; set; }
 
     /// <summary>
     /// On shutdown (SIGTERM), how long the instance stays unready but still accepts connections, answering new
@@ -89,10 +104,26 @@ public sealed class ModelOptions : IValidatableObject
     /// <summary>
     /// The patterns of <see cref="Patterns.Named"/> that each worker's model must step exactly like the rule, in one
     /// warm-up batch at start, before the instance is ready: <c>all</c>, a comma-separated list of names, or <c>none</c>
-    /// (no self-test: for a research checkpoint that is not exact, which would otherwise never be served).
+    /// (no self-test: for a research checkpoint that is not exact, which would otherwise never be served). Unset or
+    /// <c>auto</c>: <c>blinker,glider</c> on CPU workers (ready in seconds), <c>all</c> on CUDA.
     /// </summary>
     [Required]
-    public string SelfTestPatterns { get; set; } = "all";
+    public string SelfTestPatterns { get; set; } = "auto";
+
+    /// <summary>
+    /// Fills the settings left at 0 (or <c>auto</c>) for where the model runs: CPU workers get short passes, small
+    /// batches, a small queue, long deadlines and a short self-test; CUDA workers the GPU's.
+    /// </summary>
+    public void ApplyDeviceDefaults(bool cpuOnly)
+    {
+        if (BoardsPerPass == 0) BoardsPerPass = cpuOnly ? 4 : 256;
+        if (MaxBatchBoards == 0) MaxBatchBoards = cpuOnly ? 8 : 64;
+        if (SliceBoards == 0) SliceBoards = Math.Max(1, MaxBatchBoards / 2);
+        if (QueueCapacity == 0) QueueCapacity = cpuOnly ? 32 : 4096;
+        if (MaxDeadlineMs == 0) MaxDeadlineMs = cpuOnly ? 120_000 : 30_000;
+        if (BatchTimeoutMs == 0) BatchTimeoutMs = 2 * MaxDeadlineMs;
+        if (SelfTestPatterns.Trim() is "" or "auto") SelfTestPatterns = cpuOnly ? "blinker,glider" : "all";
+    }
 
     /// <summary>When the circuit breaker around the model opens, and for how long.</summary>
     [Required]

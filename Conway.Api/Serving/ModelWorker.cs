@@ -28,6 +28,7 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
     private readonly ModelOptions _options;
     private readonly PredictorFactory _factory;
     private readonly InferenceEngine _engine;
+    private readonly ThroughputEstimate _estimate;
     private readonly ServingMetrics _metrics;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger<ModelWorker> _logger;
@@ -37,12 +38,12 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
     private volatile bool _admitting = true;
     private int _draining;
 
-    public ModelWorker(PredictorFactory factory, IOptions<ModelOptions> options, InferenceEngine engine, ServingMetrics metrics,
-        IHostApplicationLifetime lifetime, ILogger<ModelWorker> logger)
+    public ModelWorker(PredictorFactory factory, IOptions<ModelOptions> options, InferenceEngine engine, ThroughputEstimate estimate,
+        ServingMetrics metrics, IHostApplicationLifetime lifetime, ILogger<ModelWorker> logger)
     {
-        (_factory, _options, _engine, _metrics, _lifetime, _logger) = (factory, options.Value, engine, metrics, lifetime, logger);
-        _queue = new WorkQueue(_options);
-        metrics.Observe(() => QueueLength, () => engine.OpenFor > TimeSpan.Zero);
+        (_factory, _options, _engine, _estimate, _metrics, _lifetime, _logger) = (factory, options.Value, engine, estimate, metrics, lifetime, logger);
+        _queue = new WorkQueue(_options, estimate, item => metrics.Dropped(item.Expired));
+        metrics.Observe(() => _queue.QueuedBoards, () => engine.OpenFor > TimeSpan.Zero);
     }
 
     /// <summary>Ready while at least one device serves; failed once every device has failed.</summary>
@@ -56,28 +57,44 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
 
     public IReadOnlyList<DeviceStatus> Devices => [.. _devices.Select(device => device.Status)];
 
-    /// <summary>Work items waiting for the model.</summary>
+    /// <summary>Requests waiting for the model (live ones: a request whose client left or whose deadline passed leaves at once).</summary>
     public int QueueLength => _queue.Count;
+
+    /// <summary>Boards of the requests waiting for the model.</summary>
+    public int QueuedBoards => _queue.QueuedBoards;
 
     /// <summary>False from the moment the application starts stopping.</summary>
     public bool Admitting => _admitting;
 
     /// <summary>
-    /// Queues the boards as one work item (so they go to the model together); null at once when the queue is full.
-    /// The task faults with <see cref="ModelUnavailableException"/> when no device can serve, the instance is
-    /// shutting down, or its drain ends before the answer, with <see cref="BrokenCircuitException"/> while the circuit
-    /// is open, and is cancelled when <paramref name="cancellation"/> (client gone or <paramref name="deadline"/> passed)
-    /// fires before its batch starts.
+    /// Queues the boards as one request for the model, or refuses it at once. The task faults with
+    /// <see cref="ModelBusyException"/> (429) when the queue's boards are at capacity or the predicted answer would
+    /// miss <paramref name="deadline"/>; with <see cref="ModelUnavailableException"/> while the model is still loading,
+    /// when no device can serve, the instance is shutting down, or its drain ends before the answer; with
+    /// <see cref="BrokenCircuitException"/> while the circuit is open; and is cancelled when
+    /// <paramref name="cancellation"/> (client gone or <paramref name="deadline"/> passed) fires.
     /// </summary>
-    public Task<Served>? TryEnqueue(IReadOnlyList<Board> boards, DecodeOptions decode, string requestId, long deadline, CancellationToken cancellation)
+    public Task<Served> Submit(IReadOnlyList<Board> boards, DecodeOptions decode, string requestId, long deadline, CancellationToken cancellation)
     {
         if (!_admitting) return Task.FromException<Served>(ModelUnavailableException.ShuttingDown());
         if (State == ModelState.Failed) return Task.FromException<Served>(ModelUnavailableException.Failed());
+        if (State == ModelState.Loading) return Task.FromException<Served>(ModelUnavailableException.Loading());
         if (_engine.OpenFor is { Ticks: > 0 } openFor)
             return Task.FromException<Served>(new BrokenCircuitException("The circuit around the model is open.", openFor));
         var item = new WorkItem(boards, decode, requestId, deadline, cancellation);
-        if (_queue.TryAdd(item)) return item.Completion.Task;
-        return _admitting ? null : Task.FromException<Served>(ModelUnavailableException.ShuttingDown()); // full, or closed by a stop just now
+        int serving = _devices.Count(device => device.Status.State == ModelState.Ready);
+        return _queue.TryAdd(item, serving) switch
+        {
+            Admission.Admitted => item.Completion.Task,
+            Admission.Closed => Task.FromException<Served>(_admitting ? ModelUnavailableException.Failed() : ModelUnavailableException.ShuttingDown()),
+            var refusal => Refused(refusal, boards.Count),
+        };
+    }
+
+    private Task<Served> Refused(Admission refusal, int boards)
+    {
+        _metrics.Refused(refusal is Admission.QueueFull ? "queue_full" : "deadline");
+        return Task.FromException<Served>(ModelBusyException.From(refusal, boards, _options.QueueCapacity));
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -87,8 +104,8 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
         _lifetime.ApplicationStopping.Register(StopAdmitting);
         _drainEnded.Token.Register(AnswerWhatTheDrainLeft);
         _devices = [.. DeviceList.Resolve(_options.Devices, DeviceList.VisibleGpus)
-            .Select(device => new DeviceWorker(device, _options, _factory, _queue, _engine, _metrics, _logger, OnDeviceFailed, _drainEnded.Token))];
-        _logger.LogInformation("Serving on {Count} device(s): {Devices}", _devices.Count, _devices.Select(device => device.Status.Device));
+            .Select(device => new DeviceWorker(device, _options, _factory, _queue, _engine, _estimate, _metrics, _logger, OnDeviceFailed, _drainEnded.Token))];
+        _logger.LogInformation("Serving on {Count} device(s): {Devices}", _devices.Count, string.Join(", ", _devices.Select(device => device.Status.Device)));
         foreach (var device in _devices) device.Start();
         return Task.CompletedTask;
     }

@@ -15,13 +15,16 @@ public static class ServingExtensions
     /// </summary>
     public static IServiceCollection AddModelServing(this IServiceCollection services)
     {
-        services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.Section)
+            .PostConfigure(model => model.ApplyDeviceDefaults(cpuOnly: DeviceList.Resolve(model.Devices, DeviceList.VisibleGpus).All(device => device == "cpu")))
+            .ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<HostOptions>().Configure<IOptions<ModelOptions>>(
             (host, model) => host.ShutdownTimeout = model.Value.ShutdownTimeout);
 
         services.AddSingleton<PredictorFactory>(_ => LoadLifeGpt);
 
         services.AddSingleton<InferenceEngine>();
+        services.AddSingleton<ThroughputEstimate>();
         services.AddSingleton<ModelWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelWorker>());
         services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ReadyTag]);

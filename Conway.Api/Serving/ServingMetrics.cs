@@ -18,12 +18,14 @@ public sealed class ServingMetrics
     private readonly Counter _mismatchedCells;
     private readonly Counter _dropped;
     private readonly Counter _splits;
+    private readonly Counter _refused;
+    private readonly Counter _abandoned;
 
     public ServingMetrics(CollectorRegistry registry)
     {
         Registry = registry;
         var metrics = Metrics.WithCustomRegistry(registry);
-        _queueDepth = metrics.CreateGauge("conway_queue_depth", "Requests waiting for the model.");
+        _queueDepth = metrics.CreateGauge("conway_queue_depth", "Boards of live requests waiting for the model (requests whose client left or whose deadline passed leave at once).");
         _circuitOpen = metrics.CreateGauge("conway_circuit_open", "1 while the circuit breaker around the model is open, else 0.");
         _queueWait = metrics.CreateHistogram("conway_queue_wait_seconds", "Time from admission to the start of the request's batch.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 2, 16) });
@@ -36,6 +38,8 @@ public sealed class ServingMetrics
         _mismatchedCells = metrics.CreateCounter("conway_rule_mismatched_cells_total", "Cells where the model's next state differs from the rule's.");
         _dropped = metrics.CreateCounter("conway_requests_dropped_total", "Queued requests dropped before their batch: the deadline passed or the client left.", "reason");
         _splits = metrics.CreateCounter("conway_oom_splits_total", "Batches retried in halves after the model ran out of memory.");
+        _refused = metrics.CreateCounter("conway_requests_refused_total", "Requests refused at admission (429): the queue's boards at capacity, or an answer predicted after the deadline.", "reason");
+        _abandoned = metrics.CreateCounter("conway_abandoned_inference_seconds_total", "Model time spent on batches that were stopped before they finished (every request in them gone, or the drain ended): wasted work.");
     }
 
     public CollectorRegistry Registry { get; }
@@ -67,4 +71,8 @@ public sealed class ServingMetrics
     public void Dropped(bool expired) => _dropped.WithLabels(expired ? "deadline" : "client_gone").Inc();
 
     public void Split() => _splits.Inc();
+
+    public void Refused(string reason) => _refused.WithLabels(reason).Inc();
+
+    public void Abandoned(TimeSpan modelTime) => _abandoned.Inc(modelTime.TotalSeconds);
 }

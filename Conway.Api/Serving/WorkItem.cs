@@ -7,13 +7,27 @@ namespace Conway.Api.Serving;
 /// <summary>A request's answer from the model, with which model (and device) answered and how long it waited and ran.</summary>
 public sealed record Served(IReadOnlyList<Prediction> Predictions, ModelInfo Model, TimeSpan QueueWait, TimeSpan Inference);
 
+/// <summary>A part of a request that goes to the model in one batch: boards Offset..Offset+Count-1 of its request.</summary>
+internal readonly record struct Slice(WorkItem Item, int Offset, int Count)
+{
+    public IEnumerable<Board> Boards => Item.Boards.Skip(Offset).Take(Count);
+}
+
 /// <summary>
-/// One request's boards, queued for the model as a unit. <see cref="Cancellation"/> fires when the client goes away
-/// or the request's <see cref="Deadline"/> (a <see cref="Stopwatch"/> timestamp) passes; the item is then dropped if
-/// its batch has not started.
+/// One request's boards, queued for the model and decoded a <see cref="Slice"/> at a time (one slice for a small
+/// request). <see cref="Cancellation"/> fires when the client goes away or the request's <see cref="Deadline"/> (a
+/// <see cref="Stopwatch"/> timestamp) passes; the request then leaves the queue, and a batch whose requests are all
+/// gone stops. <see cref="Completion"/> gets the answer once every slice is done.
 /// </summary>
 internal sealed class WorkItem(IReadOnlyList<Board> boards, DecodeOptions options, string requestId, long deadline, CancellationToken cancellation)
 {
+    private readonly Prediction[] _predictions = new Prediction[boards.Count];
+    private readonly Lock _lock = new();
+    private int _done;
+    private long _firstStarted;
+    private TimeSpan _inference;
+    private CancellationTokenRegistration _onCancelled;
+
     public IReadOnlyList<Board> Boards { get; } = boards;
     public DecodeOptions Options { get; } = options;
     public string RequestId { get; } = requestId;
@@ -22,6 +36,34 @@ internal sealed class WorkItem(IReadOnlyList<Board> boards, DecodeOptions option
     public long Deadline { get; } = deadline;
     public bool Expired => Stopwatch.GetTimestamp() >= Deadline;
     public TaskCompletionSource<Served> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Boards handed to batches so far (the queue's, changed under its lock).</summary>
+    public int Taken { get; set; }
+
+    /// <summary>Runs <paramref name="action"/> once if the request is cancelled before it is answered.</summary>
+    public void OnCancelled(Action action)
+    {
+        _onCancelled = Cancellation.Register(action);
+        Completion.Task.ContinueWith(_ => _onCancelled.Dispose(), TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Records a slice's predictions; when they were the last, answers the request: its queue wait runs to the start of
+    /// its first batch, its inference time is the sum of its batches'.
+    /// </summary>
+    public void Complete(Slice slice, IEnumerable<Prediction> predictions, ModelInfo model, long started, TimeSpan inference)
+    {
+        lock (_lock)
+        {
+            int i = slice.Offset;
+            foreach (var prediction in predictions) _predictions[i++] = prediction;
+            if (_firstStarted == 0 || started < _firstStarted) _firstStarted = started;
+            _inference += inference;
+            _done += slice.Count;
+            if (_done < Boards.Count) return;
+        }
+        Completion.TrySetResult(new Served(_predictions, model, Stopwatch.GetElapsedTime(Enqueued, _firstStarted), _inference));
+    }
 
     /// <summary>
     /// The token of a batch of <paramref name="items"/>: it fires once every one of them is cancelled (nobody waits

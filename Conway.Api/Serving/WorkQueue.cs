@@ -1,101 +1,225 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Threading.Channels;
+using Conway.Decoding;
 
 namespace Conway.Api.Serving;
 
+/// <summary>What admission decided for a request: admitted, or refused with the time after which a retry may succeed.</summary>
+internal abstract record Admission
+{
+    public sealed record Admitted : Admission;
+
+    /// <summary>The queue holds <see cref="ModelOptions.QueueCapacity"/> boards already.</summary>
+    public sealed record QueueFull(int QueuedBoards, TimeSpan RetryAfter) : Admission;
+
+    /// <summary>The predicted answer comes after the request's deadline.</summary>
+    public sealed record TooLate(TimeSpan PredictedWait, TimeSpan Deadline, TimeSpan RetryAfter) : Admission;
+
+    /// <summary>The queue takes nothing more: the instance is stopping, or every device failed.</summary>
+    public sealed record Closed : Admission;
+}
+
 /// <summary>
-/// The one bounded queue of work items that every device worker reads. Each worker reads through its own
-/// <see cref="Reader"/>, which coalesces the items that arrive within <see cref="ModelOptions.MaxWaitMs"/> into a
-/// batch of up to <see cref="ModelOptions.MaxBatchBoards"/> boards. It also knows every item it admitted that has
-/// no answer yet, queued or in a batch on a device, so that none is left unanswered when the model stops.
+/// The one queue of work that every device worker reads, accounted in boards, not requests, and scheduled so that a big
+/// request cannot starve small ones:
+/// <list type="bullet">
+/// <item>admission: a request is refused at once when its boards would overfill <see cref="ModelOptions.QueueCapacity"/>
+/// (boards), or when its predicted answer (from <see cref="ThroughputEstimate"/>: the work scheduled before its last
+/// board, over the devices, plus its own) comes after its deadline; either way with the time after which a retry can
+/// succeed;</item>
+/// <item>batches: earliest deadline first, each request contributing at most <see cref="ModelOptions.SliceBoards"/>
+/// boards to a batch, so a 256-board request is decoded a slice at a time with later small requests in the same
+/// batches, and no slice joins a batch that would then end after an earlier member's deadline;</item>
+/// <item>a request whose client left or whose deadline passed leaves the queue at once, freeing its boards.</item>
+/// </list>
+/// It also knows every request it admitted that has no answer yet, queued or on a device, so that none is left
+/// unanswered when the model stops.
 /// </summary>
-internal sealed class WorkQueue(ModelOptions options)
+internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimate, Action<WorkItem> dropped)
 {
     private readonly ModelOptions _options = options;
-    private readonly Channel<WorkItem> _channel = Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(options.QueueCapacity));
+    private readonly ThroughputEstimate _estimate = estimate;
+    private readonly object _lock = new();
+    private readonly List<WorkItem> _waiting = [];                      // requests with boards not yet in a batch
     private readonly ConcurrentDictionary<WorkItem, byte> _unanswered = new();
+    private readonly Dictionary<Reader, (long Started, TimeSpan Cost)> _running = [];
+    private int _queuedBoards;
+    private bool _closed;
 
-    /// <summary>Items waiting in the queue.</summary>
-    public int Count => _channel.Reader.Count;
-
-    /// <summary>Items admitted and not answered yet: queued, or in a batch on a device.</summary>
-    public int Unanswered => _unanswered.Count;
-
-    /// <summary>False at once when the queue is full (or closed).</summary>
-    public bool TryAdd(WorkItem item)
+    /// <summary>Boards of live requests waiting for a batch (what /metrics reports as the queue's depth).</summary>
+    public int QueuedBoards
     {
-        _unanswered[item] = 0;
-        if (!_channel.Writer.TryWrite(item))
-        {
-            Forget(item);
-            return false;
-        }
-        item.Completion.Task.ContinueWith((_, answered) => Forget((WorkItem)answered!), item, CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        return true;
+        get { lock (_lock) return _queuedBoards; }
     }
 
-    private void Forget(WorkItem item) => _unanswered.TryRemove(item, out _);
+    /// <summary>Requests waiting for a batch.</summary>
+    public int Count
+    {
+        get { lock (_lock) return _waiting.Count; }
+    }
 
-    /// <summary>Takes no more items; readers still get those already queued.</summary>
-    public void Close() => _channel.Writer.TryComplete();
+    /// <summary>Requests admitted and not answered yet: queued, or in a batch on a device.</summary>
+    public int Unanswered => _unanswered.Count;
+
+    /// <summary>Admits the request, or says at once why not and when to retry.</summary>
+    public Admission TryAdd(WorkItem item, int devices)
+    {
+        lock (_lock)
+        {
+            if (_closed) return new Admission.Closed();
+            devices = Math.Max(1, devices);
+            var now = Stopwatch.GetTimestamp();
+            if (_queuedBoards + item.Boards.Count > _options.QueueCapacity)
+                return new Admission.QueueFull(_queuedBoards, Drained(AllQueued(), devices, now));
+            var wait = PredictedWait(item, devices, now);
+            var deadline = Stopwatch.GetElapsedTime(now, item.Deadline);
+            if (wait > deadline)
+                return new Admission.TooLate(wait, deadline, wait - deadline);
+            _waiting.Add(item);
+            _queuedBoards += item.Boards.Count;
+            _unanswered[item] = 0;
+            Monitor.PulseAll(_lock);
+        }
+        item.OnCancelled(() => Remove(item));
+        item.Completion.Task.ContinueWith((_, answered) => _unanswered.TryRemove((WorkItem)answered!, out byte _), item, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return new Admission.Admitted();
+    }
+
+    /// <summary>Takes no more requests; readers still get those already queued.</summary>
+    public void Close()
+    {
+        lock (_lock)
+        {
+            _closed = true;
+            Monitor.PulseAll(_lock);
+        }
+    }
 
     /// <summary>
-    /// Answers every admitted item that has no answer yet with <paramref name="error"/>: those still queued (which
+    /// Answers every admitted request that has no answer yet with <paramref name="error"/>: those still queued (which
     /// are removed) and those in a batch on a device (whose own answer, if it comes later, is then ignored).
     /// </summary>
     public void FailUnanswered(Exception error)
     {
-        while (_channel.Reader.TryRead(out var item)) item.Completion.TrySetException(error);
+        lock (_lock)
+        {
+            _waiting.Clear();
+            _queuedBoards = 0;
+        }
         foreach (var item in _unanswered.Keys) item.Completion.TrySetException(error);
     }
 
-    /// <summary>One worker thread's view of the queue: it blocks that thread while waiting.</summary>
-    public sealed class Reader(WorkQueue queue, Action<WorkItem> dropped)
+    /// <summary>A request whose client left or whose deadline passed: out of the queue at once, its boards freed.</summary>
+    private void Remove(WorkItem item)
     {
-        private Task<bool>? _pendingWait;
+        lock (_lock)
+        {
+            if (!_waiting.Remove(item)) return;
+            _queuedBoards -= item.Boards.Count - item.Taken;
+        }
+        dropped(item);
+        item.Completion.TrySetCanceled(item.Cancellation);
+    }
 
-        /// <summary>Blocks until an item may be read (true), or the queue is closed and empty (false).</summary>
-        public bool WaitForWork() => WaitToRead(Timeout.InfiniteTimeSpan);
+    /// <summary>
+    /// When the request's last board would be decoded: what runs now, then every waiting request's boards up to as many
+    /// slices as this request needs (the batches interleave requests a slice at a time), then its own, over the devices.
+    /// </summary>
+    private TimeSpan PredictedWait(WorkItem item, int devices, long now)
+    {
+        int slices = (item.Boards.Count + _options.SliceBoards - 1) / _options.SliceBoards;
+        double ahead = _waiting.Sum(other => Math.Min(other.Boards.Count - other.Taken, slices * _options.SliceBoards)
+            * _estimate.SecondsPerBoard(other.Options.Strategy));
+        double own = item.Boards.Count * _estimate.SecondsPerBoard(item.Options.Strategy);
+        return Running(now, devices) + TimeSpan.FromSeconds((ahead + own) / devices);
+    }
+
+    /// <summary>When everything queued now would be done.</summary>
+    private TimeSpan Drained(double queuedSeconds, int devices, long now) => Running(now, devices) + TimeSpan.FromSeconds(queuedSeconds / devices);
+
+    private double AllQueued() => _waiting.Sum(other => (other.Boards.Count - other.Taken) * _estimate.SecondsPerBoard(other.Options.Strategy));
+
+    /// <summary>What is left of the batches on the devices, as predicted when they started, shared over the devices.</summary>
+    private TimeSpan Running(long now, int devices) => _running.Count == 0 ? TimeSpan.Zero
+        : TimeSpan.FromSeconds(_running.Values.Sum(run => Math.Max(0, (run.Cost - Stopwatch.GetElapsedTime(run.Started, now)).TotalSeconds)) / devices);
+
+    /// <summary>One device worker's view of the queue: it blocks that thread while waiting.</summary>
+    public sealed class Reader(WorkQueue queue)
+    {
+        /// <summary>Blocks until a request waits (true), or the queue is closed and empty (false).</summary>
+        public bool WaitForWork()
+        {
+            lock (queue._lock)
+            {
+                while (queue._waiting.Count == 0 && !queue._closed) Monitor.Wait(queue._lock);
+                return queue._waiting.Count > 0;
+            }
+        }
 
         /// <summary>
-        /// Takes items until the batch is full or <see cref="ModelOptions.MaxWaitMs"/> has passed since the start
-        /// (empty when another worker took the item). Items already cancelled are dropped, not batched.
+        /// Waits up to <see cref="ModelOptions.MaxWaitMs"/> after the first request for more (unless a batch is already
+        /// full), then forms a batch of at most <see cref="ModelOptions.MaxBatchBoards"/> boards: requests by earliest
+        /// deadline, at most a slice of each, round after round, and no slice that would make the batch end after the
+        /// deadline of a member already in it. Empty when another worker took the work.
         /// </summary>
-        public List<WorkItem> Gather()
+        public List<Slice> Gather()
         {
-            var batch = new List<WorkItem>();
-            int boards = 0;
-            long started = Stopwatch.GetTimestamp();
-            var maxWait = TimeSpan.FromMilliseconds(queue._options.MaxWaitMs);
-            while (boards < queue._options.MaxBatchBoards)
+            var options = queue._options;
+            lock (queue._lock)
             {
-                if (queue._channel.Reader.TryRead(out var item))
+                long until = Stopwatch.GetTimestamp() + (long)(options.MaxWaitMs / 1000.0 * Stopwatch.Frequency);
+                while (queue._queuedBoards < options.MaxBatchBoards && !queue._closed)
                 {
-                    if (item.Cancellation.IsCancellationRequested)
-                    {
-                        dropped(item);
-                        continue;
-                    }
-                    batch.Add(item);
-                    boards += item.Boards.Count;
-                    continue;
+                    var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), until);
+                    if (left <= TimeSpan.Zero) break;
+                    Monitor.Wait(queue._lock, left);
                 }
-                var left = maxWait - Stopwatch.GetElapsedTime(started);
-                if (left <= TimeSpan.Zero || !WaitToRead(left)) break;
+                var batch = Form(options);
+                if (batch.Count > 0)
+                    queue._running[this] = (Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(batch.Sum(s => s.Count * queue._estimate.SecondsPerBoard(s.Item.Options.Strategy))));
+                return batch;
             }
+        }
+
+        /// <summary>The batch this reader took is done (or failed).</summary>
+        public void Finished()
+        {
+            lock (queue._lock) queue._running.Remove(this);
+        }
+
+        private List<Slice> Form(ModelOptions options)
+        {
+            var batch = new List<Slice>();
+            int boards = 0;
+            long now = Stopwatch.GetTimestamp();
+            var byDeadline = queue._waiting.OrderBy(item => item.Deadline).ThenBy(item => item.Enqueued).ToList();
+            for (bool took = true; took && boards < options.MaxBatchBoards;)
+            {
+                took = false;
+                foreach (var item in byDeadline)
+                {
+                    int count = Math.Min(Math.Min(options.SliceBoards, item.Boards.Count - item.Taken), options.MaxBatchBoards - boards);
+                    if (count <= 0) continue;
+                    if (batch.Count > 0 && !StillInTime(batch, item, count, now)) continue;
+                    batch.Add(new Slice(item, item.Taken, count));
+                    item.Taken += count;
+                    boards += count;
+                    took = true;
+                }
+            }
+            foreach (var item in byDeadline.Where(item => item.Taken == item.Boards.Count)) queue._waiting.Remove(item);
+            queue._queuedBoards -= boards;
             return batch;
         }
 
-        /// <summary>A wait that times out stays pending and is reused, so no waiter is left behind in the channel.</summary>
-        private bool WaitToRead(TimeSpan timeout)
+        /// <summary>Whether the batch with this slice added still ends before the deadline of every member.</summary>
+        private bool StillInTime(List<Slice> batch, WorkItem item, int count, long now)
         {
-            _pendingWait ??= queue._channel.Reader.WaitToReadAsync().AsTask();
-            if (!_pendingWait.Wait(timeout)) return false;
-            bool readable = _pendingWait.Result;
-            _pendingWait = null;
-            return readable;
+            double seconds = batch.Sum(s => s.Count * queue._estimate.SecondsPerBoard(s.Item.Options.Strategy))
+                + count * queue._estimate.SecondsPerBoard(item.Options.Strategy);
+            long end = now + (long)(seconds * Stopwatch.Frequency);
+            return batch.All(s => s.Item.Deadline >= end) && item.Deadline >= end;
         }
     }
 }
