@@ -34,8 +34,8 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
     private readonly WorkQueue _queue;
     private readonly CancellationTokenSource _drainEnded = new();
     private IReadOnlyList<DeviceWorker> _devices = [];
-    private volatile bool _admitting = true;
-    private int _draining;
+    private int _admissionStopped;
+    private int _drainStarted;
 
     public ModelWorker(PredictorFactory factory, IOptions<ModelOptions> options, InferenceEngine engine, ServingMetrics metrics,
         IHostApplicationLifetime lifetime, ILogger<ModelWorker> logger)
@@ -60,7 +60,7 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
     public int QueueLength => _queue.Count;
 
     /// <summary>False from the moment the application starts stopping.</summary>
-    public bool Admitting => _admitting;
+    public bool Admitting => Volatile.Read(ref _admissionStopped) == 0;
 
     /// <summary>
     /// Queues the boards as one work item (so they go to the model together); null at once when the queue is full.
@@ -71,13 +71,13 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
     /// </summary>
     public Task<Served>? TryEnqueue(IReadOnlyList<Board> boards, DecodeOptions decode, string requestId, long deadline, CancellationToken cancellation)
     {
-        if (!_admitting) return Task.FromException<Served>(ModelUnavailableException.ShuttingDown());
+        if (!Admitting) return Task.FromException<Served>(ModelUnavailableException.ShuttingDown());
         if (State == ModelState.Failed) return Task.FromException<Served>(ModelUnavailableException.Failed());
         if (_engine.OpenFor is { Ticks: > 0 } openFor)
             return Task.FromException<Served>(new BrokenCircuitException("The circuit around the model is open.", openFor));
         var item = new WorkItem(boards, decode, requestId, deadline, cancellation);
         if (_queue.TryAdd(item)) return item.Completion.Task;
-        return _admitting ? null : Task.FromException<Served>(ModelUnavailableException.ShuttingDown()); // full, or closed by a stop just now
+        return Admitting ? null : Task.FromException<Served>(ModelUnavailableException.ShuttingDown()); // full, or closed by a stop just now
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -142,8 +142,7 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
     /// <summary>From now on every new request is answered 503 and readiness is down (on ApplicationStopping, e.g. SIGTERM).</summary>
     internal void StopAdmitting()
     {
-        if (!_admitting) return;
-        _admitting = false;
+        if (Interlocked.Exchange(ref _admissionStopped, 1) == 1) return;
         _logger.LogInformation("Shutting down: readiness is down and new predictions get 503; {Unanswered} admitted requests ({Queued} queued) go on",
             _queue.Unanswered, _queue.Count);
     }
@@ -151,7 +150,7 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
     /// <summary>Closes the queue (the devices end once it is empty) and gives the admitted work <see cref="ModelOptions.DrainSeconds"/>.</summary>
     private void StartDrain()
     {
-        if (Interlocked.Exchange(ref _draining, 1) == 1) return;
+        if (Interlocked.Exchange(ref _drainStarted, 1) == 1) return;
         StopAdmitting();
         _queue.Close();
         _logger.LogInformation("Draining: {Unanswered} admitted requests ({Queued} queued) get up to {DrainSeconds} s to finish",
