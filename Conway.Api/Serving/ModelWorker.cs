@@ -35,8 +35,8 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
     private readonly WorkQueue _queue;
     private readonly CancellationTokenSource _drainEnded = new();
     private IReadOnlyList<DeviceWorker> _devices = [];
-    private volatile bool _admitting = true;
-    private int _draining;
+    private int _admissionStopped;
+    private int _drainStarted;
 
     public ModelWorker(PredictorFactory factory, IOptions<ModelOptions> options, InferenceEngine engine, ThroughputEstimate estimate,
         ServingMetrics metrics, IHostApplicationLifetime lifetime, ILogger<ModelWorker> logger)
@@ -64,7 +64,7 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
     public int QueuedBoards => _queue.QueuedBoards;
 
     /// <summary>False from the moment the application starts stopping.</summary>
-    public bool Admitting => _admitting;
+    public bool Admitting => Volatile.Read(ref _admissionStopped) == 0;
 
     /// <summary>
     /// Queues the boards as one request for the model, or refuses it at once. The task faults with
@@ -76,7 +76,7 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
     /// </summary>
     public Task<Served> Submit(IReadOnlyList<Board> boards, DecodeOptions decode, string requestId, long deadline, CancellationToken cancellation)
     {
-        if (!_admitting) return Task.FromException<Served>(ModelUnavailableException.ShuttingDown());
+        if (!Admitting) return Task.FromException<Served>(ModelUnavailableException.ShuttingDown());
         if (State == ModelState.Failed) return Task.FromException<Served>(ModelUnavailableException.Failed());
         if (State == ModelState.Loading) return Task.FromException<Served>(ModelUnavailableException.Loading());
         if (_engine.OpenFor is { Ticks: > 0 } openFor)
@@ -86,7 +86,7 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
         return _queue.TryAdd(item, serving) switch
         {
             Admission.Admitted => item.Completion.Task,
-            Admission.Closed => Task.FromException<Served>(_admitting ? ModelUnavailableException.Failed() : ModelUnavailableException.ShuttingDown()),
+            Admission.Closed => Task.FromException<Served>(Admitting ? ModelUnavailableException.Failed() : ModelUnavailableException.ShuttingDown()),
             var refusal => Refused(refusal, boards.Count),
         };
     }
@@ -159,8 +159,7 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
     /// <summary>From now on every new request is answered 503 and readiness is down (on ApplicationStopping, e.g. SIGTERM).</summary>
     internal void StopAdmitting()
     {
-        if (!_admitting) return;
-        _admitting = false;
+        if (Interlocked.Exchange(ref _admissionStopped, 1) == 1) return;
         _logger.LogInformation("Shutting down: readiness is down and new predictions get 503; {Unanswered} admitted requests ({Queued} queued) go on",
             _queue.Unanswered, _queue.Count);
     }
@@ -168,7 +167,7 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
     /// <summary>Closes the queue (the devices end once it is empty) and gives the admitted work <see cref="ModelOptions.DrainSeconds"/>.</summary>
     private void StartDrain()
     {
-        if (Interlocked.Exchange(ref _draining, 1) == 1) return;
+        if (Interlocked.Exchange(ref _drainStarted, 1) == 1) return;
         StopAdmitting();
         _queue.Close();
         _logger.LogInformation("Draining: {Unanswered} admitted requests ({Queued} queued) get up to {DrainSeconds} s to finish",
