@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Net;
+using Conway.Api.Serving;
+using Conway.Boards;
+using Xunit.Abstractions;
+using static Conway.Api.Tests.Given;
+
+namespace Conway.Api.Tests;
+
+/// <summary>
+/// Admission by cost with the shipped model on this CPU, on a real Kestrel socket, with the CPU defaults (passes and
+/// batches of 4 boards, a queue of 32 boards, 120 s deadlines): what a CPU user gets under a burst, beside a huge
+/// request, and when a batch overruns its time limit. The boards are the named patterns, which the shipped model
+/// steps exactly (docs/ACCURACY.md), so every 200 can be checked against the rule.
+/// </summary>
+[Collection(nameof(CpuAdmissionTests))]   // one real model at a time: the timings are what is measured
+public sealed class CpuAdmissionTests(ITestOutputHelper output)
+{
+    private static readonly Board[] Boards = [.. Patterns.Named.Values];
+
+    [Fact]
+    public async Task BurstOf10TimesTheQueue_KeepsAtLeast80PercentOfOneClientsGoodput_AndRefusesTheRestAtOnceWithRetryAfter()
+    {
+        await using var api = Shipped();
+        await api.StartAsync(seconds: 180);
+        using var client = api.CreateLoopbackClient();
+        var options = api.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ModelOptions>>().Value;
+        int capacity = options.QueueCapacity;
+
+        // one client, one board at a time
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < 4; i++) await Exact(client, Boards[i]);
+        double oneClient = 4 / clock.Elapsed.TotalSeconds;
+
+        clock.Restart();
+        var burst = Enumerable.Range(0, 10 * capacity).Select(async i =>
+        {
+            var sent = Stopwatch.StartNew();
+            var response = await client.PostAsync("/predict", Json(new { board = Boards[i % Boards.Length].ToRows() }));
+            return (Board: Boards[i % Boards.Length], Response: response, Body: await BodyOf(response), Seconds: sent.Elapsed.TotalSeconds);
+        }).ToList();
+        var answers = await Task.WhenAll(burst);
+        var ok = answers.Where(a => a.Response.StatusCode == HttpStatusCode.OK).ToList();
+        var refused = answers.Where(a => a.Response.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        double goodput = ok.Count(a => Next(a.Body).Equals(LifeRule.Step(a.Board))) / ok.Max(a => a.Seconds);
+        double drained = ok.Max(a => a.Seconds);
+        output.WriteLine($"one client {oneClient:F2} boards/s; burst of {burst.Count}: {ok.Count} x 200, {refused.Count} x 429, " +
+            $"goodput {goodput:F2} boards/s ({goodput / oneClient:P0}), drained in {drained:F1} s; 429 answered in at most " +
+            $"{refused.Max(a => a.Seconds):F2} s, Retry-After {refused.Min(a => a.Response.Headers.RetryAfter!.Delta!.Value.TotalSeconds)}" +
+            $"-{refused.Max(a => a.Response.Headers.RetryAfter!.Delta!.Value.TotalSeconds)} s");
+
+        Assert.Equal(answers.Length, ok.Count + refused.Count);                       // no 504, no 5xx: nothing admitted died
+        Assert.InRange(ok.Count, 1, capacity + options.MaxBatchBoards);               // the queue's boards, and those taken off it to run
+        Assert.All(ok, a => Assert.Equal(LifeRule.Step(a.Board), Next(a.Body)));
+        Assert.True(goodput >= 0.8 * oneClient, $"goodput {goodput:F2} boards/s, one client {oneClient:F2}");
+        Assert.All(refused, a =>
+        {
+            Assert.True(a.Seconds < drained / 2, $"a 429 took {a.Seconds:F1} s, the burst drained in {drained:F1} s");
+            Assert.InRange(a.Response.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 2 * drained + 2);   // about the work ahead
+        });
+    }
+
+    [Fact]
+    public async Task HugeBatchFromOneClient_LeavesAnotherClientsSingleBoardsAnswered_AndStopsWhenItsClientLeaves()
+    {
+        await using var api = Shipped(("Model:MaxDeadlineMs", "600000"), ("Model:QueueCapacity", "300"), ("Model:MaxBoardsPerRequest", "256"),
+            ("Api:MaxRequestBodyBytes", "1048576"));
+        await api.StartAsync(seconds: 180);
+        using var client = api.CreateLoopbackClient();
+        using var leave = new CancellationTokenSource();
+        var huge = client.PostAsync("/predict/batch",
+            Json(new { boards = Enumerable.Range(0, 256).Select(i => Boards[i % Boards.Length].ToRows()), deadlineMs = 600_000 }), leave.Token);
+        await Eventually(() => api.Worker.QueuedBoards > 0, "the huge request is queued", 60);
+        Assert.False(huge.IsCompleted, "the huge request was answered at once (refused?)");
+
+        var latencies = new List<double>();
+        for (int i = 0; i < 5; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            await Exact(client, Boards[i + 10]);
+            latencies.Add(clock.Elapsed.TotalSeconds);
+        }
+        await leave.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => huge);
+        await Eventually(() => api.Worker.QueuedBoards == 0, "the huge request has left the queue", 5);
+        await Eventually(() => api.Logs.AtLeast(LogLevel.Information).Any(entry => entry.Message.StartsWith("Stopped a batch of")),
+            "the batch of the request that left is stopped", 30);
+        output.WriteLine($"single boards beside 256: {string.Join(", ", latencies.Select(s => s.ToString("F1")))} s");
+
+        Assert.All(latencies, seconds => Assert.True(seconds < 30, $"a single board took {seconds:F1} s beside the huge request"));
+        Assert.Contains("conway_abandoned_inference_seconds_total", await (await client.GetAsync("/metrics")).Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task SpeculativeBatchPastItsTimeLimit_IsStoppedWithinAPass_Answered504_AndOpensTheBreaker()
+    {
+        await using var api = Shipped(("Model:BatchTimeoutMs", "300"), ("Model:Breaker:MinimumThroughput", "2"),
+            ("Model:Breaker:FailureRatio", "0.5"), ("Model:Breaker:BreakSeconds", "30"), ("Model:MaxWaitMs", "0"));
+        await api.StartAsync(seconds: 180);
+        using var client = api.CreateLoopbackClient();
+        var fourBoards = Json(new { boards = Boards.Take(4).Select(board => board.ToRows()) });   // one 4-board pass: seconds here
+
+        for (int i = 0; i < 2; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            var response = await client.PostAsync("/predict/batch", Json(new { boards = Boards.Take(4).Select(board => board.ToRows()) }));
+            output.WriteLine($"timed out batch answered in {clock.Elapsed.TotalMilliseconds:F0} ms");
+            Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+            Assert.Contains("Model:BatchTimeoutMs", (string)(await BodyOf(response))["detail"]!);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"answered after {clock.Elapsed.TotalSeconds:F1} s: the pass was not stopped");
+        }
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.GetAsync("/healthz/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/predict/batch", fourBoards)).StatusCode);
+    }
+
+    private static ApiFactory Shipped(params (string Key, string Value)[] settings)
+    {
+        var api = new ApiFactory { LoadModel = ServingExtensions.LoadLifeGpt, Settings = { ["Model:Path"] = ModelOptions.ShippedModel } };
+        foreach (var (key, value) in settings) api.Settings[key] = value;
+        return api.OnLoopback();
+    }
+
+    private static async Task Exact(HttpClient client, Board board)
+    {
+        var response = await client.PostAsync("/predict", Json(new { board = board.ToRows() }));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(LifeRule.Step(board), Next(await BodyOf(response)));
+    }
+
+    private static Board Next(System.Text.Json.Nodes.JsonNode body) =>
+        Board.FromRows(body["next"]!.AsArray().Select(row => (string)row!).ToArray());
+}
+
+/// <summary>The CPU admission tests measure speed: they run alone, after the tests that run in parallel.</summary>
+[CollectionDefinition(nameof(CpuAdmissionTests), DisableParallelization = true)]
+public sealed class CpuAdmissionCollection;
