@@ -60,6 +60,13 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("Api:MaxRequestBodyBytes", "65536");
         builder.UseSetting("RateLimit:PermitsPerSecond", "0");
         builder.UseSetting("Model:ShutdownDelaySeconds", "0"); // no test waits for load balancers when it disposes its host
+        if (LoadModel is null)
+        {
+            // the double is instant: whole requests in one batch, as the tests of batching and faults expect (the real
+            // model keeps the CPU's defaults, one 4-board pass a batch, unless a test says otherwise)
+            builder.UseSetting("Model:MaxBatchBoards", "64");
+            builder.UseSetting("Model:SliceBoards", "64");
+        }
         foreach (var (key, value) in Settings) builder.UseSetting(key, value);
         builder.ConfigureLogging(logging => logging.ClearProviders().AddProvider(Logs));
         PredictorFactory load = LoadModel ?? ((_, _) => Predictor);
