@@ -25,6 +25,13 @@ public sealed record PredictResponse(
     /// <summary>Per cell, the model's probability that it is alive (32 rows of 32); only when asked for.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<float[]>? PAlive { get; init; }
+
+    /// <summary>
+    /// Speculative decoding: the verification passes this board took (1 when the model accepts the rule's draft whole;
+    /// many for a checkpoint that often disagrees with the rule, which is why it is slow). Absent for autoregressive.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Passes { get; init; }
 }
 
 /// <summary>One result per board, in request order.</summary>

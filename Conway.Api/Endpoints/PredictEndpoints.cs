@@ -153,6 +153,7 @@ public static class PredictEndpoints
             prediction.Next.ToRows(), rule.ToRows(), mismatches.Count == 0, mismatches.Count, mismatches, strategy, model, Math.Round(elapsedMs, 3))
         {
             PAlive = prediction.PAlive?.Chunk(Board.Size).ToArray(),
+            Passes = prediction.Passes,
         };
     }
 }

@@ -145,7 +145,7 @@ internal sealed class DeviceWorker(
             {
                 var predictions = engine.Predict(predictor, boards, decode, cancellation.Token);
                 var inference = Stopwatch.GetElapsedTime(started);
-                metrics.Predicted(device, boards.Count, inference);
+                metrics.Predicted(device, predictions, inference);
                 estimate.Record(decode.Strategy, boards.Count, inference);
                 logger.LogDebug("Predicted {Boards} boards on {Device} in {ElapsedMs:F1} ms for requests {RequestIds}",
                     boards.Count, device, inference.TotalMilliseconds, items.Select(item => item.RequestId));

@@ -1,3 +1,4 @@
+using Conway.Decoding;
 using Prometheus;
 
 namespace Conway.Api.Serving;
@@ -18,6 +19,7 @@ public sealed class ServingMetrics
     private readonly Counter _mismatchedCells;
     private readonly Counter _dropped;
     private readonly Counter _splits;
+    private readonly Histogram _passes;
     private readonly Counter _refused;
     private readonly Counter _abandoned;
 
@@ -38,6 +40,8 @@ public sealed class ServingMetrics
         _mismatchedCells = metrics.CreateCounter("conway_rule_mismatched_cells_total", "Cells where the model's next state differs from the rule's.");
         _dropped = metrics.CreateCounter("conway_requests_dropped_total", "Queued requests dropped before their batch: the deadline passed or the client left.", "reason");
         _splits = metrics.CreateCounter("conway_oom_splits_total", "Batches retried in halves after the model ran out of memory.");
+        _passes = metrics.CreateHistogram("conway_verification_passes", "Verification passes per board decoded speculatively (1: the rule's draft accepted whole).",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(1, 2, 11) });
         _refused = metrics.CreateCounter("conway_requests_refused_total", "Requests refused at admission (429): the queue's boards at capacity, or an answer predicted after the deadline.", "reason");
         _abandoned = metrics.CreateCounter("conway_abandoned_inference_seconds_total", "Model time spent on batches that were stopped before they finished (every request in them gone, or the drain ended): wasted work.");
     }
@@ -54,8 +58,11 @@ public sealed class ServingMetrics
 
     public void QueueWaited(TimeSpan wait) => _queueWait.Observe(wait.TotalSeconds);
 
-    public void Predicted(string device, int boards, TimeSpan elapsed)
+    public void Predicted(string device, IReadOnlyList<Prediction> predictions, TimeSpan elapsed)
     {
+        int boards = predictions.Count;
+        foreach (var prediction in predictions)
+            if (prediction.Passes is { } passes) _passes.Observe(passes);
         _inference.WithLabels(device).Observe(elapsed.TotalSeconds);
         _batchBoards.Observe(boards);
         _boards.WithLabels(device).Inc(boards);

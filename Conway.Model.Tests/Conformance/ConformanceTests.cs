@@ -36,6 +36,22 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
         }
     }
 
+    [SharedDataFact]
+    public void Self_drafting_takes_fewer_passes_than_the_rules_draft_would_and_still_gives_the_reference_cells()
+    {
+        var predictions = fx.Predictor.Predict(fx.Initial, DecodeOptions.Greedy);
+
+        for (int i = 0; i < fx.Cases.Length; i++)
+        {
+            var expected = fx.Cases[i];
+            Assert.Equal(expected.Reference.ToCells(), predictions[i].Next.ToCells());
+            // with the rule as the only draft, every cell where the model leaves the rule is rejected in a pass of its own:
+            // at least that many passes (one more unless the last such cell is the board's last)
+            Assert.True(predictions[i].Passes < expected.WrongVsTruth,
+                $"board {i}: {predictions[i].Passes} passes, no fewer than the rule's draft needs ({expected.WrongVsTruth} or more)");
+        }
+    }
+
     [SharedDataTheory]
     [InlineData(false)]   // the CPU's per-head step attention
     [InlineData(true)]    // CUDA's block-diagonal step attention, here in fp32

@@ -25,17 +25,17 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
         using var sampler = new CellSampler(options);
         var uniforms = CellSampler.Uniforms(boards.Count, options, model.Device);   // sampling: each board's own stream
         bool cellsOnly = options.IsGreedy && !options.IncludeProbabilities;   // then '0' and '1' are all the logits needed
-        var (cells, pAlive) = options.Strategy == DecodeStrategy.Autoregressive
+        var (cells, pAlive, passes) = options.Strategy == DecodeStrategy.Autoregressive
             ? Autoregressive(boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, cancellation)
             : Speculative(boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, cancellation);
 
         var next = LifeGptCodec.Boards(cells);
         float[][]? probabilities = pAlive is null ? null : Rows(pAlive);
-        return next.Select((b, i) => new Prediction(b, probabilities?[i])).ToArray();
+        return next.Select((b, i) => new Prediction(b, probabilities?[i]) { Passes = passes?[i] }).ToArray();
     }
 
     /// <summary>Plain decoding: a prefill over the prompts, then one model step per cell for the whole batch.</summary>
-    private (Tensor Cells, Tensor? PAlive) Autoregressive(IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
+    private (Tensor Cells, Tensor? PAlive, int[]? Passes) Autoregressive(IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
         bool withProbabilities, bool cellsOnly, CancellationToken cancellation)
     {
         long batch = boards.Count;
@@ -54,20 +54,24 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
             if (i == Board.Cells - 1) break;
             logits = model.Step(token.view(-1), LifeGptCodec.PromptLength + i, cache, cellsOnly).MoveToOuterDisposeScope();
         }
-        return (cells, pAlive);
+        return (cells, pAlive, null);
     }
 
     /// <summary>
     /// Speculative decoding with the exact rule as the drafter. The rule's next state is appended to the prompt and
     /// the model scores all 1024 drafted cells in one pass. Each board keeps the longest prefix the model accepts
     /// (its own choice, greedy or sampled by <see cref="CellSampler"/>, equals the draft) and takes the model's cell at
-    /// the first rejection. Then the boards not yet done re-score the rest of their draft from the
-    /// earliest changed position on, reusing the KV cache before it. The output is plain decoding's, for any model.
+    /// the first rejection. After it, the draft becomes the model's own choices from that pass (Jacobi-style self-drafting:
+    /// the rule is right for a good model, the model's stale choices for a poor one, whose disagreements with the rule
+    /// would otherwise cost a pass each). Then the boards not yet done re-score the rest of their draft from the
+    /// earliest changed position on, reusing the KV cache before it. Only the verified prefix is kept, so the output is
+    /// plain decoding's, for any model; for sampling, the stale choice came from the same per-cell uniform number as the
+    /// verification (<see cref="CellSampler"/>), which makes the acceptance min(1, p/q) with the other cell as residual.
     /// The first pass keeps no cache (a trained model accepts nearly every draft whole, and a cache costs a copy of
     /// every key and value, ~10% of the pass, and 51 MB a board); if boards remain, the second pass runs from the start
     /// and builds it.
     /// </summary>
-    private (Tensor Cells, Tensor? PAlive) Speculative(IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
+    private (Tensor Cells, Tensor? PAlive, int[] Passes) Speculative(IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
         bool withProbabilities, bool cellsOnly, CancellationToken cancellation)
     {
         int batch = boards.Count;
@@ -76,6 +80,7 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
         var tokens = cat([LifeGptCodec.Prompts(boards, device), draft], 1);  // [B, 2069], corrected in place
         var pAlive = withProbabilities ? zeros(batch, Board.Cells, ScalarType.Float32, device) : null;
         var settled = new int[batch];                                       // cells decided, per board
+        var passes = new int[batch];
         var active = Enumerable.Range(0, batch).ToList();                   // boards still decoding, in cache order
         KvCache? cache = null;
         try
@@ -100,22 +105,23 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
                 var own = tensor(active.Select(b => (long)settled[b]).ToArray(), ScalarType.Int64, device).unsqueeze(1);
                 var candidates = rejected.logical_and(cellIndex.ge(own));
                 var first = candidates.to(ScalarType.Int64).argmax(1, keepdim: true);
-                // per board: any rejection, the first one (relative to from), its replacement cell
-                long[] verdict = cat([candidates.any(1, keepdim: true).to(ScalarType.Int64), first, replacement.gather(1, first)], 1)
-                    .cpu().data<long>().ToArray();
+                // per board: any rejection, and the first one (relative to from)
+                long[] verdict = cat([candidates.any(1, keepdim: true).to(ScalarType.Int64), first], 1).cpu().data<long>().ToArray();
                 var probability = pAlive is null ? null : CellSampler.ProbabilityAlive(logits);
 
                 var stillActive = new List<int>();
                 for (int a = 0; a < active.Count; a++)
                 {
                     int b = active[a];
-                    bool rejects = verdict[3 * a] != 0;
-                    int decided = rejects ? from + (int)verdict[3 * a + 1] + 1 : Board.Cells;
+                    passes[b]++;
+                    bool rejects = verdict[2 * a] != 0;
+                    int decided = rejects ? from + (int)verdict[2 * a + 1] + 1 : Board.Cells;
                     if (probability is not null)
                         pAlive!.narrow(0, b, 1).narrow(1, settled[b], decided - settled[b])
                             .copy_(probability.narrow(0, a, 1).narrow(1, settled[b] - from, decided - settled[b]));
-                    if (rejects)
-                        tokens[b, LifeGptCodec.PromptLength + decided - 1] = tensor(verdict[3 * a + 2], ScalarType.Int64, device);
+                    if (rejects)   // the model's cell at the rejection, and its own choices after it as the next draft
+                        tokens.narrow(0, b, 1).narrow(1, LifeGptCodec.PromptLength + decided - 1, Board.Cells - decided + 1)
+                            .copy_(replacement.narrow(0, a, 1).narrow(1, decided - 1 - from, Board.Cells - decided + 1));
                     settled[b] = decided;
                     if (decided < Board.Cells) stillActive.Add(a);
                 }
@@ -136,7 +142,7 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
         {
             cache?.Dispose();
         }
-        return (tokens.narrow(1, LifeGptCodec.PromptLength, Board.Cells), pAlive);
+        return (tokens.narrow(1, LifeGptCodec.PromptLength, Board.Cells), pAlive, passes);
     }
 
     private static float[][] Rows(Tensor pAlive)

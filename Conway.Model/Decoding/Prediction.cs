@@ -38,7 +38,14 @@ public sealed record DecodeOptions
 /// <summary>The model's answer for one board.</summary>
 /// <param name="Next">The predicted next state.</param>
 /// <param name="PAlive">Per cell (row-major), P(alive) = p('1') under the model, when asked for.</param>
-public sealed record Prediction(Board Next, float[]? PAlive);
+public sealed record Prediction(Board Next, float[]? PAlive)
+{
+    /// <summary>
+    /// Speculative decoding: the verification passes the board took (1 when the model accepts the rule's draft whole;
+    /// each pass after the first follows a rejected draft cell). Null for plain decoding.
+    /// </summary>
+    public int? Passes { get; init; }
+}
 
 /// <summary>What is loaded: for logs, /healthz and the X-Model-Version header.</summary>
 public sealed record ModelInfo(string Path, string Sha256, long Parameters, string DType, string Device, TimeSpan LoadTime);
