@@ -193,7 +193,7 @@ public sealed class SecurityTests
         Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
         Assert.NotNull(limited.Headers.RetryAfter?.Delta);
         Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("limit is 1 per second, bursts of 2", (string)(await BodyOf(limited))["detail"]!);
+        Assert.Contains("limit is 1 boards per second, bursts of 2", (string)(await BodyOf(limited))["detail"]!);
         Assert.Equal(HttpStatusCode.OK, other.StatusCode);
     }
 

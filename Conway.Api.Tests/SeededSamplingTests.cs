@@ -44,6 +44,7 @@ public sealed class UncertainModelServer : IAsyncLifetime
         Board = Board.FromCells(golden.RootElement.GetProperty("boards")[3].GetProperty("initial").GetString());
         await Api.OnLoopback().StartAsync(seconds: 120);
         Client = Api.CreateLoopbackClient();
+        Client.Timeout = TimeSpan.FromMinutes(5);   // an uncertain model's samples take seconds each, more beside other tests
     }
 
     public async Task DisposeAsync()

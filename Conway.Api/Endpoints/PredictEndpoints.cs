@@ -14,7 +14,8 @@ namespace Conway.Api.Endpoints;
 
 /// <summary>What the prediction endpoints need from DI.</summary>
 public sealed record PredictServices(
-    ModelWorker Worker, ServingMetrics Metrics, IOptions<ModelOptions> Model, IOptions<ApiOptions> Api, IOptions<JsonOptions> Json);
+    ModelWorker Worker, ServingMetrics Metrics, ClientBoardLimiter Limiter, IOptions<ModelOptions> Model, IOptions<ApiOptions> Api,
+    IOptions<JsonOptions> Json);
 
 public static class PredictEndpoints
 {
@@ -37,8 +38,7 @@ public static class PredictEndpoints
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout)
-            .RequireApiKey(app)
-            .RequireRateLimiting(SecurityExtensions.PerClientLimit);
+            .RequireApiKey(app);
 
         api.MapPost("", PredictAsync)
             .WithName("Predict")
@@ -104,6 +104,8 @@ public static class PredictEndpoints
         }
         if (validate(request!, errors) is not { } input) return Problems.Validation(errors);
 
+        if (services.Limiter.TryTake(http, input.Boards.Count) is { } retryAfter)
+            return ServingProblems.ClientLimited(http.Response, retryAfter, services.Limiter.Describe());
         deadline = Deadlines.Resolve(headerDeadline, input.DeadlineMs, maxDeadlineMs);
         var timeLeft = Deadlines.TimeLeft(deadline, Stopwatch.GetElapsedTime(started));   // computed once, never negative
         if (timeLeft == TimeSpan.Zero) return ServingProblems.DeadlinePassed(deadline);

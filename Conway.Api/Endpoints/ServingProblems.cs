@@ -12,6 +12,9 @@ namespace Conway.Api.Endpoints;
 /// </summary>
 internal static class ServingProblems
 {
+    public static ProblemHttpResult ClientLimited(HttpResponse response, TimeSpan retryAfter, string detail) =>
+        WithRetryAfter(response, retryAfter, Problems.Status(StatusCodes.Status429TooManyRequests, detail));
+
     public static ProblemHttpResult DeadlinePassed(TimeSpan deadline) => Problems.Status(StatusCodes.Status504GatewayTimeout,
         string.Create(CultureInfo.InvariantCulture, $"The deadline of {deadline.TotalMilliseconds:F0} ms passed before the model answered."));
 

@@ -43,11 +43,11 @@ public sealed class RateLimitOptions
 {
     public const string Section = "RateLimit";
 
-    /// <summary>Requests a client may make per second, sustained; 0 turns the limit off.</summary>
+    /// <summary>Boards a client may send per second, sustained; 0 turns the limit off.</summary>
     [Range(0, 1_000_000)]
     public int PermitsPerSecond { get; set; } = 20;
 
-    /// <summary>Requests a client may make at once after being idle (the bucket's size).</summary>
+    /// <summary>Boards a client may send at once after being idle (the bucket's size; a bigger request takes all of it).</summary>
     [Range(1, 1_000_000)]
     public int Burst { get; set; } = 40;
 }
