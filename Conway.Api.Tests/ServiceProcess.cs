@@ -48,20 +48,23 @@ public sealed partial class ServiceProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts the service with <paramref name="settings"/> (configuration keys such as <c>Model:DrainSeconds</c>, passed
-    /// as environment variables) and returns once it listens; it may still be loading its model.
+    /// as environment variables) and returns once it listens; it may still be loading its model. It runs in the
+    /// binaries' folder unless <paramref name="workingDirectory"/> is given.
     /// </summary>
-    public static async Task<ServiceProcess> StartAsync(IReadOnlyDictionary<string, string> settings, TimeSpan timeout)
+    public static async Task<ServiceProcess> StartAsync(IReadOnlyDictionary<string, string> settings, TimeSpan timeout, string? workingDirectory = null)
     {
         if (!File.Exists(ApiAssembly))
             throw new FileNotFoundException($"Conway.Api is not built at {ApiAssembly}.", ApiAssembly);
         var start = new ProcessStartInfo("dotnet")
         {
             ArgumentList = { ApiAssembly, "--urls", "http://127.0.0.1:0" },
-            WorkingDirectory = Path.GetDirectoryName(ApiAssembly),
+            WorkingDirectory = workingDirectory ?? Path.GetDirectoryName(ApiAssembly),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment.Remove("ASPNETCORE_CONTENTROOT");                                  // the service's own, as users run it
+        start.Environment.Remove("DOTNET_CONTENTROOT");
         start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information"; // "Now listening on: ..."
         foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__")] = value;
 

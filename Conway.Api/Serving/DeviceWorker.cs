@@ -89,7 +89,7 @@ internal sealed class DeviceWorker(
             var failures = SelfTest.Failures(predictor, names, stopping);
             var warmUp = Stopwatch.GetElapsedTime(started);
             double warmUpMs = warmUp.TotalMilliseconds;
-            if (names.Count > 0) estimate.Record(DecodeStrategy.Speculative, names.Count, warmUp);   // admission's first price
+            if (names.Count > 0) estimate.Record(device, DecodeStrategy.Speculative, names.Count, warmUp);   // admission's first price
             if (failures.Count > 0)
             {
                 logger.LogCritical("Self-test failed on {Device}: the model does not step {Patterns} like the rule; this device serves nothing",
@@ -146,7 +146,7 @@ internal sealed class DeviceWorker(
                 var predictions = engine.Predict(predictor, boards, decode, cancellation.Token);
                 var inference = Stopwatch.GetElapsedTime(started);
                 metrics.Predicted(device, predictions, inference);
-                estimate.Record(decode.Strategy, boards.Count, inference);
+                estimate.Record(device, decode.Strategy, boards.Count, inference);
                 logger.LogDebug("Predicted {Boards} boards on {Device} in {ElapsedMs:F1} ms for requests {RequestIds}",
                     boards.Count, device, inference.TotalMilliseconds, items.Select(item => item.RequestId));
                 int offset = 0;

@@ -3,45 +3,68 @@ using Conway.Decoding;
 namespace Conway.Api.Serving;
 
 /// <summary>
-/// The service's live estimate of what the model costs: seconds of one device per board, for each strategy, over its
-/// last <see cref="Window"/> model calls (their time over their boards, so a big batch counts for more than a small
-/// one), the warm-up included until newer calls push it out. Admission prices a request with it (the work queued
-/// ahead over the devices, plus its own), so a request that cannot meet its deadline is refused at once with an honest
-/// Retry-After instead of being admitted to die. Until a strategy has run it is priced from the other: plain decoding
-/// costs about 20 speculative passes of a trained model (17 against 0.9 s a board on the 2-core CPU,
-/// docs/PERFORMANCE.md); before anything ran, a board is priced at a second. Thread-safe.
+/// The service's live estimate of what the model costs, per device and strategy: a device's seconds per board over
+/// its last <see cref="Window"/> model calls of that strategy (their time over their boards, so a big batch counts for
+/// more than a small one), the warm-up included until newer calls push it out. Admission prices a request with it
+/// (the work queued ahead over the devices, plus its own), so a request that cannot meet its deadline is refused at
+/// once with an honest Retry-After instead of being admitted to die. Until a device has run a strategy it is priced
+/// from the other: plain decoding costs about 20 speculative passes of a trained model (17 against 0.9 s a board on
+/// the 2-core CPU, docs/PERFORMANCE.md); before anything ran, a board is priced at a second. Thread-safe.
 /// </summary>
 public sealed class ThroughputEstimate
 {
     public const int Window = 8;
     private const double AutoregressivePerSpeculative = 20;
     private readonly Lock _lock = new();
-    private readonly Queue<(int Boards, double Seconds)> _speculative = new(), _autoregressive = new();
+    private readonly Dictionary<string, Calls> _devices = [];
 
-    /// <summary>Seconds of one device per board with <paramref name="strategy"/>.</summary>
+    /// <summary>
+    /// Seconds per board of the typical device with <paramref name="strategy"/>: the devices' harmonic mean, so that
+    /// the work over the number of devices is the time they take together, whatever their speeds.
+    /// </summary>
     public double SecondsPerBoard(DecodeStrategy strategy)
     {
         lock (_lock)
         {
-            double? speculative = PerBoard(_speculative), autoregressive = PerBoard(_autoregressive);
-            return strategy == DecodeStrategy.Autoregressive
-                ? autoregressive ?? (speculative ?? 1.0) * AutoregressivePerSpeculative
-                : speculative ?? (autoregressive / AutoregressivePerSpeculative) ?? 1.0;
+            var perDevice = _devices.Values.Select(calls => calls.SecondsPerBoard(strategy)).ToList();
+            return perDevice.Count == 0 ? Calls.Unmeasured(strategy) : perDevice.Count / perDevice.Sum(seconds => 1 / seconds);
         }
     }
 
-    /// <summary>Learns from a model call: <paramref name="boards"/> boards decoded with <paramref name="strategy"/> in <paramref name="elapsed"/>.</summary>
-    public void Record(DecodeStrategy strategy, int boards, TimeSpan elapsed)
+    /// <summary>Learns from a model call: <paramref name="boards"/> boards decoded on <paramref name="device"/> with <paramref name="strategy"/> in <paramref name="elapsed"/>.</summary>
+    public void Record(string device, DecodeStrategy strategy, int boards, TimeSpan elapsed)
     {
         if (boards <= 0) return;
         lock (_lock)
         {
-            var calls = strategy == DecodeStrategy.Autoregressive ? _autoregressive : _speculative;
-            calls.Enqueue((boards, elapsed.TotalSeconds));
-            if (calls.Count > Window) calls.Dequeue();
+            if (!_devices.TryGetValue(device, out var calls)) _devices[device] = calls = new Calls();
+            calls.Add(strategy, boards, elapsed.TotalSeconds);
         }
     }
 
-    private static double? PerBoard(Queue<(int Boards, double Seconds)> calls) =>
-        calls.Count == 0 ? null : calls.Sum(call => call.Seconds) / calls.Sum(call => call.Boards);
+    /// <summary>One device's last calls of each strategy.</summary>
+    private sealed class Calls
+    {
+        private readonly Queue<(int Boards, double Seconds)> _speculative = new(), _autoregressive = new();
+
+        public static double Unmeasured(DecodeStrategy strategy) => strategy == DecodeStrategy.Autoregressive ? AutoregressivePerSpeculative : 1.0;
+
+        public void Add(DecodeStrategy strategy, int boards, double seconds)
+        {
+            var calls = strategy == DecodeStrategy.Autoregressive ? _autoregressive : _speculative;
+            calls.Enqueue((boards, seconds));
+            if (calls.Count > Window) calls.Dequeue();
+        }
+
+        public double SecondsPerBoard(DecodeStrategy strategy)
+        {
+            double? speculative = PerBoard(_speculative), autoregressive = PerBoard(_autoregressive);
+            return strategy == DecodeStrategy.Autoregressive
+                ? autoregressive ?? speculative!.Value * AutoregressivePerSpeculative
+                : speculative ?? autoregressive!.Value / AutoregressivePerSpeculative;
+        }
+
+        private static double? PerBoard(Queue<(int Boards, double Seconds)> calls) =>
+            calls.Count == 0 ? null : Math.Max(1e-6, calls.Sum(call => call.Seconds) / calls.Sum(call => call.Boards));
+    }
 }

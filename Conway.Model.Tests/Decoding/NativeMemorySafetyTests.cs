@@ -13,6 +13,7 @@ namespace Conway.Model.Tests.Decoding;
 /// conformance checkpoint decodes one board every way a request can ask for; the outputs must be exactly those of a
 /// quiet run (greedy: the reference library's). Meaningful in Release, the configuration CI and users run.
 /// </summary>
+[Collection(nameof(NativeMemorySafetyTests))]
 public sealed class NativeMemorySafetyTests(ConformanceFixture fx, ITestOutputHelper output) : IClassFixture<ConformanceFixture>
 {
     [SharedDataTheory]
@@ -73,3 +74,10 @@ public sealed class NativeMemorySafetyTests(ConformanceFixture fx, ITestOutputHe
         }
     }
 }
+
+/// <summary>
+/// Forced blocking collections stop every thread of the process: the storm runs alone, after the tests that run in
+/// parallel, which it would otherwise slow many times over (seen: the sampling-distribution test took 16 minutes beside it).
+/// </summary>
+[CollectionDefinition(nameof(NativeMemorySafetyTests), DisableParallelization = true)]
+public sealed class NativeMemorySafetyCollection;
