@@ -14,10 +14,12 @@ ARG BACKEND
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Build.targets Directory.Packages.props ./
 COPY build/ build/
+COPY Conway.Analyzers/Conway.Analyzers.csproj Conway.Analyzers/
 COPY Conway.Model/Conway.Model.csproj Conway.Model/
 COPY Conway.Api/Conway.Api.csproj Conway.Api/
 RUN TORCH=$([ "$BACKEND" = cuda ] && echo cuda-linux || echo cpu) \
  && dotnet restore Conway.Api/Conway.Api.csproj -p:TorchBackend=$TORCH
+COPY Conway.Analyzers/ Conway.Analyzers/
 COPY Conway.Model/ Conway.Model/
 COPY Conway.Api/ Conway.Api/
 COPY models/ models/
