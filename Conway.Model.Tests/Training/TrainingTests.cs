@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace Conway.Model.Tests.Training;
 
+[Collection(nameof(TrainingTests))]
 public sealed class TrainingTests
 {
     [Fact]
@@ -140,3 +141,11 @@ public sealed class TrainingTests
         }
     }
 }
+
+/// <summary>
+/// Training seeds and draws from libtorch's one global random generator (manual_seed, parameter initialisation), which
+/// every test that builds a model also draws from: the bitwise resume test failed whenever another test built a model
+/// beside it. These tests run alone, after the tests that run in parallel.
+/// </summary>
+[CollectionDefinition(nameof(TrainingTests), DisableParallelization = true)]
+public sealed class TrainingCollection;
