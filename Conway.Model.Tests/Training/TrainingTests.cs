@@ -144,8 +144,8 @@ public sealed class TrainingTests
 
 /// <summary>
 /// Training seeds and draws from libtorch's one global random generator (manual_seed, parameter initialisation), which
-/// every test that builds a model also draws from: the bitwise resume test failed whenever another test built a model
-/// beside it. These tests run alone, after the tests that run in parallel.
+/// every test that builds a model also draws from: the bitwise resume test failed when such a test ran
+/// beside it (seen in CI, and reported in the issues). These tests run alone, after the tests that run in parallel.
 /// </summary>
 [CollectionDefinition(nameof(TrainingTests), DisableParallelization = true)]
 public sealed class TrainingCollection;
