@@ -162,7 +162,7 @@ public sealed class ServingTests
     {
         await using var api = new ApiFactory();
         var client = await api.StartAsync();
-        api.Predictor.Delay = TimeSpan.FromMilliseconds(100);
+        api.Predictor.Delay = TimeSpan.FromMilliseconds(500);   // 4 s for the batch: a busy machine still aborts it part-way
         using var abort = new CancellationTokenSource();
 
         var abandoned = client.PostAsync("/predict/batch", Json(new { boards = Enumerable.Repeat(Glider.ToRows(), 8) }), abort.Token);

@@ -129,16 +129,20 @@ internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimat
     private TimeSpan PredictedWait(WorkItem item, int devices, long now)
     {
         int slices = (item.Boards.Count + _options.SliceBoards - 1) / _options.SliceBoards;
-        double ahead = _waiting.Sum(other => Math.Min(other.Boards.Count - other.Taken, slices * _options.SliceBoards)
-            * _estimate.SecondsPerBoard(other.Options.Strategy));
-        double own = item.Boards.Count * _estimate.SecondsPerBoard(item.Options.Strategy);
+        double ahead = _waiting.Sum(other => Seconds(other, Math.Min(other.Boards.Count - other.Taken, slices * _options.SliceBoards)));
+        double own = Seconds(item, item.Boards.Count);
         return Running(now, devices) + TimeSpan.FromSeconds((ahead + own) / devices);
     }
 
     /// <summary>When everything queued now would be done.</summary>
     private TimeSpan Drained(double queuedSeconds, int devices, long now) => Running(now, devices) + TimeSpan.FromSeconds(queuedSeconds / devices);
 
-    private double AllQueued() => _waiting.Sum(other => (other.Boards.Count - other.Taken) * _estimate.SecondsPerBoard(other.Options.Strategy));
+    private double AllQueued() => _waiting.Sum(other => Seconds(other, other.Boards.Count - other.Taken));
+
+    /// <summary>What <paramref name="boards"/> boards of a request cost one device, by the estimate for its strategy.</summary>
+    private double Seconds(WorkItem item, int boards) => boards * _estimate.SecondsPerBoard(item.Options.Strategy);
+
+    private double Seconds(IEnumerable<Slice> slices) => slices.Sum(slice => Seconds(slice.Item, slice.Count));
 
     /// <summary>What is left of the batches on the devices, as predicted when they started, shared over the devices.</summary>
     private TimeSpan Running(long now, int devices) => _running.Count == 0 ? TimeSpan.Zero
@@ -177,7 +181,7 @@ internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimat
                 }
                 var batch = Form(options);
                 if (batch.Count > 0)
-                    queue._running[this] = (Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(batch.Sum(s => s.Count * queue._estimate.SecondsPerBoard(s.Item.Options.Strategy))));
+                    queue._running[this] = (Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(queue.Seconds(batch)));
                 return batch;
             }
         }
@@ -216,8 +220,7 @@ internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimat
         /// <summary>Whether the batch with this slice added still ends before the deadline of every member.</summary>
         private bool StillInTime(List<Slice> batch, WorkItem item, int count, long now)
         {
-            double seconds = batch.Sum(s => s.Count * queue._estimate.SecondsPerBoard(s.Item.Options.Strategy))
-                + count * queue._estimate.SecondsPerBoard(item.Options.Strategy);
+            double seconds = queue.Seconds(batch) + queue.Seconds(item, count);
             long end = now + (long)(seconds * Stopwatch.Frequency);
             return batch.All(s => s.Item.Deadline >= end) && item.Deadline >= end;
         }
