@@ -28,79 +28,103 @@ public static class BenchCommand
 
     public static int Run(CliArgs args)
     {
-        string modelPath = args.String("model", Path.Combine("models", "lifegpt.safetensors"));
+        string[] modelPaths = args.String("model", Path.Combine("models", "lifegpt.safetensors")).Split(',');
         string device = args.String("device", "auto");
+        string precision = args.String("precision", "auto");
         var strategies = args.String("strategies", "speculative,autoregressive").Split(',')
             .Select(s => Enum.Parse<DecodeStrategy>(s, ignoreCase: true)).ToArray();
         int[] batchesSpeculative = Ints(args.String("batches-speculative", "1,8,64,256,1024"));
         int[] batchesPlain = Ints(args.String("batches-autoregressive", "1,8,64,256"));
         int repeats = args.Int("repeats", 5);
         int seed = args.Int("seed", 1);
+        int maxPasses = args.Int("max-passes", DecodeOptions.DefaultMaxPasses);
         string? output = args.Optional("out");
         int agreement = args.Int("agreement", 0);
         args.EnsureAllUsed();
 
-        using var predictor = LifeGptPredictor.Load(modelPath, device, maxBatch: int.MaxValue);
         var target = LifeGptPredictor.ResolveDevice(device);
         string deviceName = DeviceName(target);
-        Console.Error.WriteLine($"bench: {predictor.Info.Path} on {predictor.Info.Device} ({deviceName}), {predictor.Info.DType}");
         var (bandwidth, flops) = Ceilings(target);
-        Console.Error.WriteLine($"bench: device copy {bandwidth / 1e12:F2} TB/s (read + write), bf16 matmul {flops / 1e12:F0} TFLOP/s");
+        Console.Error.WriteLine($"bench: {deviceName}: device copy {bandwidth / 1e12:F2} TB/s (read + write), bf16 matmul {flops / 1e12:F0} TFLOP/s");
 
         var rows = new List<string>();
-        foreach (var strategy in strategies)
+        string dtype = "";
+        foreach (string modelPath in modelPaths)
         {
-            foreach (int batch in strategy == DecodeStrategy.Speculative ? batchesSpeculative : batchesPlain)
+            using var predictor = LifeGptPredictor.Load(modelPath, device, maxBatch: int.MaxValue, Precision(precision));
+            dtype = predictor.Info.DType;
+            Console.Error.WriteLine($"bench: {predictor.Info.Path} on {predictor.Info.Device}, {predictor.Info.DType}");
+            string checkpoint = Path.GetFileName(modelPath);
+            foreach (var strategy in strategies)
             {
-                var boards = Enumerable.Range(0, batch).Select(i => Board.Random(0.05 + 0.9 * ((i * 0.618) % 1), new Random(seed + i))).ToArray();
-                var options = DecodeOptions.Greedy with { Strategy = strategy };
-                var predictions = predictor.Predict(boards, options);                     // warm-up
-                var seconds = new List<double>();
-                for (int r = 0; r < repeats; r++)
+                foreach (int batch in strategy == DecodeStrategy.Speculative ? batchesSpeculative : batchesPlain)
                 {
-                    var clock = Stopwatch.StartNew();
-                    predictions = predictor.Predict(boards, options);                     // returns host boards: synchronised
-                    seconds.Add(clock.Elapsed.TotalSeconds);
+                    var options = DecodeOptions.Greedy with { Strategy = strategy, MaxPasses = maxPasses };
+                    var (boardsPerSecond, p50, p99, predictions, boards) = Measure(predictor, batch, options, repeats, seed);
+                    int agree = predictions.Zip(boards).Count(p => p.First.Next.Equals(LifeRule.Step(p.Second)));   // the last run
+                    double floor = strategy == DecodeStrategy.Autoregressive ? bandwidth / BytesPerBoardPlain : flops / FlopsPerBoardPass;
+                    string passes = strategy == DecodeStrategy.Speculative
+                        ? string.Create(CultureInfo.InvariantCulture, $"{predictions.Average(p => p.Passes ?? 0):F2} / {predictions.Max(p => p.Passes ?? 0)}") + (predictions.Sum(p => p.PlainCells ?? 0) is > 0 and var plain ? $" (+{plain} plain cells)" : "")
+                        : "-";
+                    string row = string.Create(CultureInfo.InvariantCulture,
+                        $"| {checkpoint} | {strategy.ToString().ToLowerInvariant()} | {batch} | {boardsPerSecond:F1} | {p50 * 1000:F1} | {p99 * 1000:F1} | {GpuMemory(target)} | {boardsPerSecond / floor:P1} of {floor:F0} | {passes} | {agree}/{batch} |");
+                    rows.Add(row);
+                    Console.Error.WriteLine(row);
                 }
-                int agree = predictions.Zip(boards).Count(p => p.First.Next.Equals(LifeRule.Step(p.Second)));   // the last run
-                seconds.Sort();
-                double p50 = seconds[seconds.Count / 2], p99 = seconds[(int)Math.Ceiling(0.99 * seconds.Count) - 1];
-                double boardsPerSecond = batch / p50;
-                double floor = strategy == DecodeStrategy.Autoregressive ? bandwidth / BytesPerBoardPlain : flops / FlopsPerBoardPass;
-                string memory = GpuMemory(target);
-                string row = string.Create(CultureInfo.InvariantCulture,
-                    $"| {strategy.ToString().ToLowerInvariant()} | {batch} | {boardsPerSecond:F1} | {p50 * 1000:F1} | {p99 * 1000:F1} | {memory} | {boardsPerSecond / floor:P1} of {floor:F0} | {agree}/{batch} |");
-                rows.Add(row);
-                Console.Error.WriteLine(row);
             }
+            if (agreement > 0) rows.Add(Agreement(predictor, checkpoint, agreement, seed));
         }
 
-        if (agreement > 0) rows.Add(Agreement(predictor, agreement, seed));
-
         var table = new StringBuilder()
-            .AppendLine(CultureInfo.InvariantCulture, $"Greedy decoding on {deviceName} ({predictor.Info.DType}), {DateTime.UtcNow:yyyy-MM-dd}, {repeats} timed runs after one warm-up; " +
-                        $"measured ceilings: copy {bandwidth / 1e12:F2} TB/s, bf16 matmul {flops / 1e12:F0} TFLOP/s")
+            .AppendLine(CultureInfo.InvariantCulture, $"Greedy decoding on {deviceName} ({dtype}), {DateTime.UtcNow:yyyy-MM-dd}, {repeats} timed runs after one warm-up, " +
+                        $"at most {maxPasses} verification passes; measured ceilings: copy {bandwidth / 1e12:F2} TB/s, bf16 matmul {flops / 1e12:F0} TFLOP/s")
             .AppendLine()
-            .AppendLine("| strategy | batch | boards/s | p50 ms (batch) | p99 ms (batch) | device memory | of the floor (boards/s) | = rule |")
-            .AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            .AppendLine("| checkpoint | strategy | batch | boards/s | p50 ms (batch) | p99 ms (batch) | device memory | of the floor (boards/s) | passes mean / max | = rule |")
+            .AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var row in rows) table.AppendLine(row);
         Console.WriteLine(table);
         if (output is not null) File.WriteAllText(output, table.ToString());
         return 0;
     }
 
+    /// <summary>Times <paramref name="repeats"/> decodes of one batch after a warm-up; boards/s at the median.</summary>
+    private static (double BoardsPerSecond, double P50, double P99, IReadOnlyList<Prediction> Last, Board[] Boards) Measure(
+        LifeGptPredictor predictor, int batch, DecodeOptions options, int repeats, int seed)
+    {
+        var boards = Enumerable.Range(0, batch).Select(i => Board.Random(0.05 + 0.9 * ((i * 0.618) % 1), new Random(seed + i))).ToArray();
+        var predictions = predictor.Predict(boards, options);                     // warm-up
+        var seconds = new List<double>();
+        for (int r = 0; r < repeats; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            predictions = predictor.Predict(boards, options);                     // returns host boards: synchronised
+            seconds.Add(clock.Elapsed.TotalSeconds);
+        }
+        seconds.Sort();
+        double p50 = seconds[seconds.Count / 2], p99 = seconds[(int)Math.Ceiling(0.99 * seconds.Count) - 1];
+        return (batch / p50, p50, p99, predictions, boards);
+    }
+
+    private static ScalarType? Precision(string precision) => precision switch
+    {
+        "auto" => null,
+        "bf16" => ScalarType.BFloat16,
+        "fp32" => ScalarType.Float32,
+        _ => throw new CliUsageException("--precision is auto, bf16 or fp32"),
+    };
+
     /// <summary>
     /// Speculative and plain greedy decoding agree exactly in exact arithmetic; in bf16 two different kernels can break a
     /// near-tie differently. This counts, on the same boards, how often they still agree (a row of the table).
     /// </summary>
-    private static string Agreement(LifeGptPredictor predictor, int count, int seed)
+    private static string Agreement(LifeGptPredictor predictor, string checkpoint, int count, int seed)
     {
         var boards = Enumerable.Range(0, count).Select(i => Board.Random((i % 19 + 1) / 20.0, new Random(seed * 1000 + i))).ToArray();
         var speculative = predictor.Predict(boards, DecodeOptions.Greedy);
         var plain = predictor.Predict(boards, DecodeOptions.Greedy with { Strategy = DecodeStrategy.Autoregressive });
         int same = speculative.Zip(plain).Count(p => p.First.Next.Equals(p.Second.Next));
         int cells = speculative.Zip(plain).Sum(p => p.First.Next.CountDifferences(p.Second.Next));
-        string row = $"| speculative vs autoregressive | {count} | identical boards {same}/{count}, differing cells {cells}/{count * Board.Cells} | | | | | |";
+        string row = $"| {checkpoint} | speculative vs autoregressive | {count} | identical boards {same}/{count}, differing cells {cells}/{count * Board.Cells} | | | | | | |";
         Console.Error.WriteLine(row);
         return row;
     }

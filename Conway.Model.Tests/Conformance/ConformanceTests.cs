@@ -53,6 +53,27 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
     }
 
     [SharedDataTheory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Boards_left_unfinished_by_the_pass_bound_continue_plainly_to_the_reference_cells_and_probabilities(int maxPasses)
+    {
+        var unbounded = fx.Predictor.Predict(fx.Initial, DecodeOptions.Greedy);
+        var predictions = fx.Predictor.Predict(fx.Initial, new DecodeOptions { MaxPasses = maxPasses, IncludeProbabilities = true });
+
+        Assert.Contains(unbounded, p => p.Passes > maxPasses);                   // the bound is reached on some board
+        for (int i = 0; i < fx.Cases.Length; i++)
+        {
+            var expected = fx.Cases[i];
+            Assert.Equal(expected.Reference.ToCells(), predictions[i].Next.ToCells());
+            float worst = predictions[i].PAlive!.Select((p, cell) => Math.Abs(p - expected.PAlive[cell])).Max();
+            Assert.True(worst <= 2e-3f, $"board {i}: P(alive) differs from the reference by up to {worst}");
+            Assert.Equal(Math.Min(unbounded[i].Passes!.Value, maxPasses), predictions[i].Passes);
+            if (unbounded[i].Passes > maxPasses) Assert.InRange(predictions[i].PlainCells!.Value, 1, Board.Cells - 1);
+            else Assert.Equal(0, predictions[i].PlainCells);
+        }
+    }
+
+    [SharedDataTheory]
     [InlineData(false)]   // the CPU's per-head step attention
     [InlineData(true)]    // CUDA's block-diagonal step attention, here in fp32
     public void Cached_decoding_gives_the_logits_of_one_uncached_forward_pass(bool blockDiagonalSteps)

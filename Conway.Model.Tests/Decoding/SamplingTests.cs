@@ -176,7 +176,7 @@ public sealed class SeededSamplingTests(SeededSamples samples) : IClassFixture<S
 public sealed class SamplingDistributionTests(ConformanceFixture fx) : IClassFixture<ConformanceFixture>
 {
     [SharedDataFact]
-    public void Speculative_and_autoregressive_sampling_give_the_same_boards_for_one_seed_and_not_the_rules_draft()
+    public void Speculative_sampling_bounded_or_not_gives_autoregressive_samplings_boards_for_one_seed_and_not_the_rules_draft()
     {
         var board = fx.Cases[SeededSamples.Board];
         var batch = Enumerable.Repeat(board.Initial, 3).ToArray();
@@ -184,8 +184,11 @@ public sealed class SamplingDistributionTests(ConformanceFixture fx) : IClassFix
 
         var autoregressive = fx.Predictor.Predict(batch, options with { Strategy = DecodeStrategy.Autoregressive });
         var speculative = fx.Predictor.Predict(batch, options with { Strategy = DecodeStrategy.Speculative });
+        var bounded = fx.Predictor.Predict(batch, options with { Strategy = DecodeStrategy.Speculative, MaxPasses = 1 });
 
         Assert.Equal(autoregressive.Select(p => p.Next.ToCells()), speculative.Select(p => p.Next.ToCells()));
+        Assert.Equal(autoregressive.Select(p => p.Next.ToCells()), bounded.Select(p => p.Next.ToCells()));   // the plain continuation too
+        Assert.Contains(bounded, p => p.PlainCells > 0);
         Assert.All(speculative, p => Assert.NotEqual(board.Truth, p.Next));              // not the draft kept
         Assert.Equal(3, speculative.Select(p => p.Next).Distinct().Count());            // each board its own sample
     }

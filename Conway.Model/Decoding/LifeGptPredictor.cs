@@ -28,17 +28,18 @@ public sealed class LifeGptPredictor : IBoardPredictor
 
     /// <summary>
     /// Loads a checkpoint onto a device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available). On CUDA the
-    /// weights and KV cache are bfloat16; on the CPU float32 (the reference precision).
+    /// weights and KV cache are bfloat16; on the CPU float32 (the reference precision), unless
+    /// <paramref name="dtype"/> says otherwise.
     /// </summary>
-    public static LifeGptPredictor Load(string path, string device = "auto", int maxBatch = 0)
+    public static LifeGptPredictor Load(string path, string device = "auto", int maxBatch = 0, ScalarType? dtype = null)
     {
         var clock = Stopwatch.StartNew();
         var target = ResolveDevice(device);
-        var dtype = target.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
+        dtype ??= target.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
 
         var model = new LifeGpt();
         string stored = Checkpoint.Load(model, path).ToString();
-        model.MoveTo(target, dtype);
+        model.MoveTo(target, dtype.Value);
         model.eval();
 
         long parameters = model.parameters().Sum(p => p.NumberOfElements);

@@ -29,6 +29,14 @@ public sealed record DecodeOptions
     public int StreamOffset { get; init; }
     /// <summary>Also return, per cell, the model's probability that the cell is alive.</summary>
     public bool IncludeProbabilities { get; init; }
+    /// <summary>
+    /// Speculative decoding: the verification passes after which the boards not yet done continue plainly, one step a
+    /// cell from where verification left them (<see cref="LifeGptDecoder"/> says why this bound).
+    /// </summary>
+    public int MaxPasses { get; init; } = DefaultMaxPasses;
+
+    /// <summary>The bound on verification passes: see <see cref="LifeGptDecoder"/>.</summary>
+    public const int DefaultMaxPasses = 8;
 
     public bool IsGreedy => Temperature <= 0f;
 
@@ -45,6 +53,12 @@ public sealed record Prediction(Board Next, float[]? PAlive)
     /// each pass after the first follows a rejected draft cell). Null for plain decoding.
     /// </summary>
     public int? Passes { get; init; }
+
+    /// <summary>
+    /// Speculative decoding: the cells decoded plainly, one step each, after <see cref="DecodeOptions.MaxPasses"/>
+    /// passes left the board unfinished (0 when verification finished it). Null for plain decoding.
+    /// </summary>
+    public int? PlainCells { get; init; }
 }
 
 /// <summary>What is loaded: for logs, /healthz and the X-Model-Version header.</summary>

@@ -1,0 +1,187 @@
+using Conway.Boards;
+using Conway.Codec;
+using Conway.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Conway.Decoding;
+
+/// <summary>
+/// One batch's speculative decoding, in named steps. The rule's next state is appended to each prompt as the draft and
+/// a <see cref="Verify">verification pass</see> scores every drafted cell at once. Each board keeps the longest prefix
+/// the model accepts (its own choice, greedy or sampled by <see cref="CellSampler"/>, equals the draft) and takes the
+/// model's cell at the first rejection. After it, the draft becomes the model's own choices from that pass
+/// (Jacobi-style self-drafting: the rule is right for a good model, the model's stale choices for a poor one, whose
+/// disagreements with the rule would otherwise cost a pass each). The next pass re-scores only the boards not yet
+/// done, from the earliest changed position on, reusing the KV cache before it. Only the verified prefix is kept, so
+/// the output is plain decoding's, for any model; for sampling, the stale choice came from the same per-cell uniform
+/// number as the verification (<see cref="CellSampler"/>), which makes the acceptance min(1, p/q) with the other cell
+/// as the residual.
+/// <para>
+/// The first pass keeps no cache (a trained model accepts nearly every draft whole, and a cache costs a copy of every
+/// key and value, ~10% of the pass, and 51 MB a board); if boards remain, the second pass runs from the start and
+/// builds it. After <see cref="DecodeOptions.MaxPasses"/> passes the boards still unfinished
+/// <see cref="ContinuePlainly">continue plainly</see>: one step a cell from the earliest unverified cell, their
+/// verified cells fed as they are.
+/// </para>
+/// </summary>
+internal sealed class SpeculativeRun : IDisposable
+{
+    private readonly FusedLifeGpt _model;
+    private readonly CellSampler _sampler;
+    private readonly Tensor? _uniforms;
+    private readonly bool _cellsOnly;
+    private readonly DisposeScope _scope = NewDisposeScope();   // the run's own tensors; the results move out of it
+    private readonly Tensor _tokens;                            // [B, 2069]: prompts then drafts, corrected in place
+    private readonly Tensor? _pAlive;
+    private readonly int[] _settled, _passes, _plainCells;      // per board: cells decided, passes run, cells stepped
+    private List<int> _active;                                  // boards still decoding, in cache order
+    private KvCache? _cache;
+    private int _start;                                         // the first position the next pass feeds
+
+    public SpeculativeRun(FusedLifeGpt model, IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
+        bool withProbabilities, bool cellsOnly)
+    {
+        (_model, _sampler, _uniforms, _cellsOnly) = (model, sampler, uniforms, cellsOnly);
+        int batch = boards.Count;
+        var draft = LifeGptCodec.CellTokens(boards.Select(b => LifeRule.Step(b)).ToArray(), model.Device);
+        _tokens = cat([LifeGptCodec.Prompts(boards, model.Device), draft], 1);
+        _pAlive = withProbabilities ? zeros(batch, Board.Cells, ScalarType.Float32, model.Device) : null;
+        (_settled, _passes, _plainCells) = (new int[batch], new int[batch], new int[batch]);
+        _active = Enumerable.Range(0, batch).ToList();
+    }
+
+    public bool Done => _active.Count == 0;
+
+    /// <summary>Passes run so far (every unfinished board takes part in every pass).</summary>
+    public int PassCount { get; private set; }
+
+    /// <summary>One verification pass over the unfinished boards' drafts; settles what it can and re-drafts the rest.</summary>
+    public void Verify(CancellationToken cancellation)
+    {
+        cancellation.ThrowIfCancellationRequested();
+        using var pass = NewDisposeScope();
+        int from = _active.Min(b => _settled[b]);                    // the earliest undecided cell
+        var rows = Rows();
+        var sequences = _tokens.index_select(0, rows);
+        // logits at position p predict cell p - 1044: those of cells from..1023
+        var logits = _model.Forward(sequences.narrow(1, _start, LifeGptCodec.CellsEnd - 1 - _start), _start, _cache,
+            LifeGptCodec.PromptLength - 1 + from - _start, _cellsOnly, cancellation);
+        var drafted = sequences.narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
+        var choices = _sampler.Choose(logits, _uniforms?.index_select(0, rows).narrow(1, from, Board.Cells - from));
+        long[] verdict = FirstRejections(choices.ne(drafted), from);
+        var probability = _pAlive is null ? null : CellSampler.ProbabilityAlive(logits);
+        PassCount++;
+
+        var unfinished = new List<int>();
+        for (int a = 0; a < _active.Count; a++)
+        {
+            int b = _active[a];
+            _passes[b]++;
+            int decided = verdict[2 * a] != 0 ? from + (int)verdict[2 * a + 1] + 1 : Board.Cells;
+            if (probability is not null)
+                _pAlive!.narrow(0, b, 1).narrow(1, _settled[b], decided - _settled[b])
+                    .copy_(probability.narrow(0, a, 1).narrow(1, _settled[b] - from, decided - _settled[b]));
+            if (decided < Board.Cells)   // the model's cell at the rejection, and its own choices after it as the next draft
+                _tokens.narrow(0, b, 1).narrow(1, LifeGptCodec.PromptLength + decided - 1, Board.Cells - decided + 1)
+                    .copy_(choices.narrow(0, a, 1).narrow(1, decided - 1 - from, Board.Cells - decided + 1));
+            _settled[b] = decided;
+            if (decided < Board.Cells) unfinished.Add(a);
+        }
+        Keep(unfinished);
+    }
+
+    /// <summary>
+    /// Plain decoding for the unfinished boards, one step a cell from the earliest unsettled one; a board's cells that
+    /// verification already settled are fed as they are (its choices there are not used).
+    /// </summary>
+    public void ContinuePlainly(CancellationToken cancellation)
+    {
+        using var scope = NewDisposeScope();
+        int from = _active.Min(b => _settled[b]), count = Board.Cells - from;
+        var rows = Rows();
+        var sequences = _tokens.index_select(0, rows);
+        var uniforms = _uniforms?.index_select(0, rows);
+        using Scalar first = from.ToScalar(), end = Board.Cells.ToScalar();   // held across the call: see Scalars
+        var settled = tensor(_active.Select(b => (long)_settled[b]).ToArray(), ScalarType.Int64, _model.Device).unsqueeze(1);
+        var verified = arange(first, end, Scalars.One, ScalarType.Int64, _model.Device).unsqueeze(0).lt(settled);   // [A, count]
+        var probability = _pAlive is null ? null : empty(_active.Count, count, ScalarType.Float32, _model.Device);
+
+        // the logits of cell `from` come from the position of cell from - 1 (every unfinished board has settled one)
+        int last = LifeGptCodec.PromptLength + from - 1;
+        var cache = _cache!;                                         // every pass that leaves boards unfinished keeps one
+        var logits = _model.Forward(sequences.narrow(1, _start, last + 1 - _start), _start, cache, last - _start, _cellsOnly, cancellation);
+        for (int i = 0; i < count; i++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            using var step = NewDisposeScope();
+            var cell = sequences.narrow(1, LifeGptCodec.PromptLength + from + i, 1);               // [A, 1], a view
+            cell.copy_(where(verified.narrow(1, i, 1), cell, _sampler.Choose(logits, uniforms?.narrow(1, from + i, 1))));
+            probability?.narrow(1, i, 1).copy_(CellSampler.ProbabilityAlive(logits));
+            if (i == count - 1) break;
+            logits = _model.Step(cell.reshape(-1), last + 1 + i, cache, _cellsOnly).MoveToOuterDisposeScope();
+        }
+
+        _tokens.index_copy_(0, rows, sequences);
+        for (int a = 0; a < _active.Count; a++)
+        {
+            int b = _active[a];
+            _pAlive?.narrow(0, b, 1).narrow(1, _settled[b], Board.Cells - _settled[b])
+                .copy_(probability!.narrow(0, a, 1).narrow(1, _settled[b] - from, Board.Cells - _settled[b]));
+            _plainCells[b] = Board.Cells - _settled[b];
+            _settled[b] = Board.Cells;
+        }
+        Keep([]);
+    }
+
+    /// <summary>The cells [B, 1024] and P(alive) (both owned by the caller's scope), and per board its passes and plainly stepped cells.</summary>
+    public (Tensor Cells, Tensor? PAlive, int[] Passes, int[] PlainCells) Result() =>
+        (_tokens.narrow(1, LifeGptCodec.PromptLength, Board.Cells).MoveToOuterDisposeScope(), _pAlive?.MoveToOuterDisposeScope(), _passes, _plainCells);
+
+    /// <summary>
+    /// Per active board, whether it rejects any cell at or after its own settled count and the first such cell (relative
+    /// to <paramref name="from"/>), as pairs: one host read per pass.
+    /// </summary>
+    private long[] FirstRejections(Tensor rejected, int from)
+    {
+        using Scalar first = from.ToScalar(), end = Board.Cells.ToScalar();   // held across the call: see Scalars
+        var cellIndex = arange(first, end, Scalars.One, ScalarType.Int64, _model.Device).unsqueeze(0);
+        var own = tensor(_active.Select(b => (long)_settled[b]).ToArray(), ScalarType.Int64, _model.Device).unsqueeze(1);
+        var candidates = rejected.logical_and(cellIndex.ge(own));
+        var firstRejected = candidates.to(ScalarType.Int64).argmax(1, keepdim: true);
+        return cat([candidates.any(1, keepdim: true).to(ScalarType.Int64), firstRejected], 1).cpu().data<long>().ToArray();
+    }
+
+    /// <summary>
+    /// Keeps the given active boards (indices into the active list): the cache is compacted to them, or made for the
+    /// second pass, which then runs from position 0; later passes start at the earliest corrected cell.
+    /// </summary>
+    private void Keep(List<int> unfinished)
+    {
+        if (unfinished.Count == _active.Count && _cache is not null)
+        {
+            _start = LifeGptCodec.PromptLength - 1 + _active.Min(b => _settled[b]);
+            return;
+        }
+        _active = unfinished.Select(a => _active[a]).ToList();
+        if (_active.Count == 0) return;
+        if (_cache is null)
+        {
+            _cache = new KvCache(_active.Count, _model.Dtype, _model.Device);
+            return;
+        }
+        var keep = tensor(unfinished.Select(a => (long)a).ToArray(), ScalarType.Int64, _model.Device);
+        var compacted = _cache.Select(keep);
+        _cache.Dispose();
+        _cache = compacted;
+        _start = LifeGptCodec.PromptLength - 1 + _active.Min(b => _settled[b]);
+    }
+
+    private Tensor Rows() => tensor(_active.Select(b => (long)b).ToArray(), ScalarType.Int64, _model.Device);
+
+    public void Dispose()
+    {
+        _cache?.Dispose();
+        _scope.Dispose();
+    }
+}
