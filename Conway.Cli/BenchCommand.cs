@@ -105,7 +105,8 @@ public static class BenchCommand
         return (batch / p50, p50, p99, predictions, boards);
     }
 
-    private static ScalarType? Precision(string precision) => precision switch
+    /// <summary>--precision: auto (bf16 on CUDA, fp32 on the CPU), bf16 or fp32.</summary>
+    internal static ScalarType? Precision(string precision) => precision switch
     {
         "auto" => null,
         "bf16" => ScalarType.BFloat16,

@@ -10,8 +10,8 @@ namespace Conway.Cli;
 /// <summary>
 /// <c>conway eval</c>: greedy accuracy of a LifeGPT checkpoint, graded cell by cell against the rule, on random boards
 /// by density, the named patterns, the LifeGPT paper's test set and autoregressive rollouts. Writes accuracy.md (also
-/// to stdout), accuracy.json, density.csv, rollouts.csv and accuracy.svg to --out; progress goes to stderr.
-/// Options: --model (models/lifegpt.safetensors), --device auto|cpu|cuda, --boards 2000, --seed 1,
+/// to stdout), accuracy.json, density.csv, rollouts.csv, accuracy.svg and predictions.txt (each graded board's predicted cells) to --out; progress goes to stderr.
+/// Options: --model (models/lifegpt.safetensors), --device auto|cpu|cuda, --precision auto|bf16|fp32, --boards 2000, --seed 1,
 /// --batch (0: 256 on CUDA, 4 on the CPU), --strategy speculative|autoregressive, --generations 3 (patterns advanced
 /// 0..n), --out artifacts/eval, --paper-10 and --paper-250 (the CSV test sets), --rollout-steps (0: all 249),
 /// --skip-patterns, --skip-paper, --skip-rollouts. Relative paths are looked up from the current folder upwards.
@@ -34,6 +34,7 @@ public static class EvalCommand
         var started = DateTime.UtcNow;
         string modelArg = args.String("model", DefaultModel);
         string device = args.String("device", "auto");
+        string precision = args.String("precision", "auto");
         int boards = args.Int("boards", 2000);
         int seed = args.Int("seed", 1);
         int batch = args.Int("batch", 0);
@@ -72,7 +73,7 @@ public static class EvalCommand
         ];
         // on the CPU a batch of 16 full-sequence passes takes over 20 GB (attention scores and the KV cache): 4 fits
         if (batch == 0) batch = LifeGptPredictor.ResolveDevice(device).type == DeviceType.CUDA ? 256 : 4;
-        using var predictor = LifeGptPredictor.Load(model, device, batch);
+        using var predictor = LifeGptPredictor.Load(model, device, batch, BenchCommand.Precision(precision));
         var info = predictor.Info;
         Console.Error.WriteLine($"eval: {info.Path} ({info.Sha256[..12]}) on {info.Device}, {info.DType}, loaded in {info.LoadTime.TotalSeconds:F1} s; " +
                                 $"{cases.Length} boards to grade, {(paper250 is null ? "no rollouts" : $"{paper250.Trajectories.Count} rollouts of {rolloutSteps} steps")}, batches of {predictor.MaxBatch}");
@@ -92,8 +93,9 @@ public static class EvalCommand
         File.WriteAllText(Path.Combine(outDir, "density.csv"), report.DensityCsv());
         File.WriteAllText(Path.Combine(outDir, "rollouts.csv"), report.RolloutsCsv());
         File.WriteAllText(Path.Combine(outDir, "accuracy.svg"), AccuracyFigure.Svg(report));   // PNG: rsvg-convert accuracy.svg -o accuracy.png
+        File.WriteAllLines(Path.Combine(outDir, "predictions.txt"), graded.Select(g => g.Predicted.ToCells()));   // diff two runs' outputs
         Console.Write(markdown);
-        Console.Error.WriteLine($"eval: wrote accuracy.md, accuracy.json, density.csv, rollouts.csv and accuracy.svg to {Path.GetFullPath(outDir)}");
+        Console.Error.WriteLine($"eval: wrote accuracy.md, accuracy.json, density.csv, rollouts.csv, accuracy.svg and predictions.txt to {Path.GetFullPath(outDir)}");
         return 0;
     }
 

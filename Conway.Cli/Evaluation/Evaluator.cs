@@ -30,7 +30,7 @@ public sealed class Evaluator(IBoardPredictor predictor, DecodeOptions options, 
         foreach (var chunk in cases.Chunk(batch))
         {
             var predictions = predictor.Predict(chunk.Select(c => c.Input).ToArray(), options);
-            graded.AddRange(chunk.Select((c, i) => new GradedBoard(c, predictions[i].Next.CountDifferences(c.Truth))));
+            graded.AddRange(chunk.Select((c, i) => new GradedBoard(c, predictions[i].Next)));
             double done = (double)graded.Count / cases.Count;
             var left = TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds * (1 - done) / done);
             Report($"graded {graded.Count}/{cases.Count} boards, {graded.Count(g => g.Exact)} exact, " +

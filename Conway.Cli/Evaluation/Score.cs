@@ -4,8 +4,9 @@ using Conway.Boards;
 namespace Conway.Cli.Evaluation;
 
 /// <summary>A prediction graded cell by cell: the number of cells that differ from the exact next state.</summary>
-public sealed record GradedBoard(EvalCase Case, int WrongCells)
+public sealed record GradedBoard(EvalCase Case, Board Predicted)
 {
+    public int WrongCells { get; } = Predicted.CountDifferences(Case.Truth);
     public bool Exact => WrongCells == 0;
 }
 
