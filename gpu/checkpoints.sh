@@ -9,18 +9,18 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-artifacts/gpu}; mkdir -p "$out"
 source gpu/env.sh > "$out/checkpoints.log"
-conway() { dotnet /tmp/conway/conway.dll "$@"; }
+conway() { local limit=$1; shift; timeout "$limit" dotnet /tmp/conway/conway.dll "$@"; }   # conway SECONDS verb ...
 shipped=$PWD/models/lifegpt.safetensors trained=/tmp/t300/lifegpt-300.safetensors
 
 bench() {   # checkpoints: both strategies, speculative at the default pass bound and unbounded
-  timeout 200 conway bench --model "$1" --strategies speculative --batches-speculative 1,64,256,1024 --repeats 5 2>&1 | tee -a "$out/checkpoints.log"
-  timeout 100 conway bench --model "$1" --strategies speculative --batches-speculative 256 --repeats 3 --max-passes 1000 2>&1 | tee -a "$out/checkpoints.log"
-  timeout 150 conway bench --model "$1" --strategies autoregressive --batches-autoregressive 64,256 --repeats 1 2>&1 | tee -a "$out/checkpoints.log"
+  conway 200 bench --model "$1" --strategies speculative --batches-speculative 1,64,256,1024 --repeats 5 2>&1 | tee -a "$out/checkpoints.log"
+  conway 100 bench --model "$1" --strategies speculative --batches-speculative 256 --repeats 3 --max-passes 1000 2>&1 | tee -a "$out/checkpoints.log"
+  conway 150 bench --model "$1" --strategies autoregressive --batches-autoregressive 64,256 --repeats 1 2>&1 | tee -a "$out/checkpoints.log"
 }
 
 case ${1:-} in
   trained)
-    [ -f "$trained" ] || timeout 300 conway train --steps 300 --out /tmp/t300 --log-every 50 --eval-every 100 --export "$trained" 2>&1 | tee -a "$out/checkpoints.log"
+    [ -f "$trained" ] || conway 300 train --steps 300 --out /tmp/t300 --log-every 50 --eval-every 100 --export "$trained" 2>&1 | tee -a "$out/checkpoints.log"
     cp /tmp/t300/lifegpt-300.train.json "$out/"
     split -b 13M "$trained" "$out/lifegpt-300.safetensors.part-"
     bench "$shipped,$trained" ;;
