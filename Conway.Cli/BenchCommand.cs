@@ -37,7 +37,12 @@ public static class BenchCommand
         int[] batchesPlain = Ints(args.String("batches-autoregressive", "1,8,64,256"));
         int repeats = args.Int("repeats", 5);
         int seed = args.Int("seed", 1);
-        int maxPasses = args.Int("max-passes", DecodeOptions.DefaultMaxPasses);
+        int? maxPasses = args.Optional("max-passes") is null ? null : args.Int("max-passes", 0);
+        bool? reuseCache = args.String("reuse-cache", "auto") switch
+        {
+            "auto" => null, "yes" => true, "no" => false,
+            var v => throw new CliUsageException($"--reuse-cache is auto, yes or no, not '{v}'"),
+        };
         string? output = args.Optional("out");
         int agreement = args.Int("agreement", 0);
         args.EnsureAllUsed();
@@ -59,7 +64,7 @@ public static class BenchCommand
             {
                 foreach (int batch in strategy == DecodeStrategy.Speculative ? batchesSpeculative : batchesPlain)
                 {
-                    var options = DecodeOptions.Greedy with { Strategy = strategy, MaxPasses = maxPasses };
+                    var options = DecodeOptions.Greedy with { Strategy = strategy, MaxPasses = maxPasses, ReuseCacheAcrossPasses = reuseCache };
                     var (boardsPerSecond, p50, p99, predictions, boards) = Measure(predictor, batch, options, repeats, seed);
                     int agree = predictions.Zip(boards).Count(p => p.First.Next.Equals(LifeRule.Step(p.Second)));   // the last run
                     double floor = strategy == DecodeStrategy.Autoregressive ? bandwidth / BytesPerBoardPlain : flops / FlopsPerBoardPass;
@@ -77,7 +82,7 @@ public static class BenchCommand
 
         var table = new StringBuilder()
             .AppendLine(CultureInfo.InvariantCulture, $"Greedy decoding on {deviceName} ({dtype}), {DateTime.UtcNow:yyyy-MM-dd}, {repeats} timed runs after one warm-up, " +
-                        $"at most {maxPasses} verification passes; measured ceilings: copy {bandwidth / 1e12:F2} TB/s, bf16 matmul {flops / 1e12:F0} TFLOP/s")
+                        $"verification passes: {(maxPasses is { } m ? $"at most {m}" : "rent-or-buy bound")}, cache across passes: {reuseCache?.ToString() ?? "device default"}; measured ceilings: copy {bandwidth / 1e12:F2} TB/s, bf16 matmul {flops / 1e12:F0} TFLOP/s")
             .AppendLine()
             .AppendLine("| checkpoint | strategy | batch | boards/s | p50 ms (batch) | p99 ms (batch) | device memory | of the floor (boards/s) | passes mean / max | = rule |")
             .AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");

@@ -12,9 +12,11 @@ source gpu/env.sh > "$out/checkpoints.log"
 conway() { local limit=$1; shift; timeout "$limit" dotnet /tmp/conway/conway.dll "$@"; }   # conway SECONDS verb ...
 shipped=$PWD/models/lifegpt.safetensors trained=/tmp/t300/lifegpt-300.safetensors
 
-bench() {   # checkpoints: both strategies, speculative at the default pass bound and unbounded
+bench() {   # checkpoints: both strategies; speculative with the rent-or-buy bound, with hard bounds of 8 and 2 passes, reusing the cache
   conway 200 bench --model "$1" --strategies speculative --batches-speculative 1,64,256,1024 --repeats 5 2>&1 | tee -a "$out/checkpoints.log"
-  conway 100 bench --model "$1" --strategies speculative --batches-speculative 256 --repeats 3 --max-passes 1000 2>&1 | tee -a "$out/checkpoints.log"
+  conway 100 bench --model "$1" --strategies speculative --batches-speculative 1024 --repeats 3 --max-passes 8 2>&1 | tee -a "$out/checkpoints.log"
+  conway 100 bench --model "$1" --strategies speculative --batches-speculative 256,1024 --repeats 3 --max-passes 2 2>&1 | tee -a "$out/checkpoints.log"
+  conway 100 bench --model "$1" --strategies speculative --batches-speculative 64,256 --repeats 3 --reuse-cache yes 2>&1 | tee -a "$out/checkpoints.log"
   conway 150 bench --model "$1" --strategies autoregressive --batches-autoregressive 64,256 --repeats 1 2>&1 | tee -a "$out/checkpoints.log"
 }
 

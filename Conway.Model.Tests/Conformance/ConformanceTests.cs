@@ -36,10 +36,12 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
         }
     }
 
-    [SharedDataFact]
-    public void Self_drafting_takes_fewer_passes_than_the_rules_draft_would_and_still_gives_the_reference_cells()
+    [SharedDataTheory]
+    [InlineData(true)]    // later passes re-score from the earliest re-drafted cell over the cache (the CPU's default)
+    [InlineData(false)]   // every pass re-scores the whole sequence (CUDA's default)
+    public void Self_drafting_takes_fewer_passes_than_the_rules_draft_would_and_still_gives_the_reference_cells(bool reuseCache)
     {
-        var predictions = fx.Predictor.Predict(fx.Initial, DecodeOptions.Greedy);
+        var predictions = fx.Predictor.Predict(fx.Initial, DecodeOptions.Greedy with { ReuseCacheAcrossPasses = reuseCache });
 
         for (int i = 0; i < fx.Cases.Length; i++)
         {
@@ -53,12 +55,14 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
     }
 
     [SharedDataTheory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void Boards_left_unfinished_by_the_pass_bound_continue_plainly_to_the_reference_cells_and_probabilities(int maxPasses)
+    [InlineData(1, true)]    // the plain continuation prefills the cache from position 0
+    [InlineData(2, true)]    // it continues over the cache the second pass built
+    [InlineData(2, false)]   // no cache across passes: it prefills from position 0
+    public void Boards_left_unfinished_by_the_pass_bound_continue_plainly_to_the_reference_cells_and_probabilities(int maxPasses, bool reuseCache)
     {
         var unbounded = fx.Predictor.Predict(fx.Initial, DecodeOptions.Greedy);
-        var predictions = fx.Predictor.Predict(fx.Initial, new DecodeOptions { MaxPasses = maxPasses, IncludeProbabilities = true });
+        var predictions = fx.Predictor.Predict(fx.Initial,
+            new DecodeOptions { MaxPasses = maxPasses, ReuseCacheAcrossPasses = reuseCache, IncludeProbabilities = true });
 
         Assert.Contains(unbounded, p => p.Passes > maxPasses);                   // the bound is reached on some board
         for (int i = 0; i < fx.Cases.Length; i++)
@@ -71,6 +75,24 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
             if (unbounded[i].Passes > maxPasses) Assert.InRange(predictions[i].PlainCells!.Value, 1, Board.Cells - 1);
             else Assert.Equal(0, predictions[i].PlainCells);
         }
+    }
+
+    [SharedDataTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_rent_or_buy_check_times_plain_steps_whose_cells_join_the_reference_output(bool reuseCache)
+    {
+        // checking after the first pass: the check's timed plain steps settle cells, whichever way it then decides
+        var predictions = fx.Predictor.Predict(fx.Initial,
+            DecodeOptions.Greedy with { PassesBeforeFallbackCheck = 1, ReuseCacheAcrossPasses = reuseCache, IncludeProbabilities = true });
+
+        for (int i = 0; i < fx.Cases.Length; i++)
+        {
+            Assert.Equal(fx.Cases[i].Reference.ToCells(), predictions[i].Next.ToCells());
+            float worst = predictions[i].PAlive!.Select((p, cell) => Math.Abs(p - fx.Cases[i].PAlive[cell])).Max();
+            Assert.True(worst <= 2e-3f, $"board {i}: P(alive) differs from the reference by up to {worst}");
+        }
+        Assert.Contains(predictions, p => p.PlainCells is > 0 and <= Board.Cells - 1);
     }
 
     [SharedDataTheory]

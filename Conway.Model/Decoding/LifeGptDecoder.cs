@@ -58,15 +58,22 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
     }
 
     /// <summary>
-    /// Speculative decoding with the exact rule as the first drafter, verification passes bounded by
-    /// <see cref="DecodeOptions.MaxPasses"/>, then plain steps for the boards still unfinished (<see cref="SpeculativeRun"/>).
+    /// Speculative decoding with the exact rule as the first drafter (<see cref="SpeculativeRun"/>): verification
+    /// passes while they stay cheaper than plain decoding of what is left, then plain steps for the unfinished boards.
     /// </summary>
     private (Tensor Cells, Tensor? PAlive, int[] Passes, int[] PlainCells) Speculative(IReadOnlyList<Board> boards, CellSampler sampler,
         Tensor? uniforms, DecodeOptions options, bool cellsOnly, CancellationToken cancellation)
     {
-        using var run = new SpeculativeRun(model, boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly);
-        while (!run.Done && run.PassCount < Math.Max(1, options.MaxPasses)) run.Verify(cancellation);
-        if (!run.Done) run.ContinuePlainly(cancellation);
+        bool reuseCache = options.ReuseCacheAcrossPasses ?? model.Device.type != DeviceType.CUDA;
+        using var run = new SpeculativeRun(model, boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, reuseCache);
+        while (!run.Done)
+        {
+            bool verify = run.PassCount < options.MaxPasses.GetValueOrDefault(int.MaxValue)
+                && (run.PassCount < options.PassesBeforeFallbackCheck || run.VerifyingIsCheaper(cancellation));
+            if (run.Done) break;                                          // the check's own plain steps may finish it
+            if (verify) run.Verify(cancellation);
+            else run.ContinuePlainly(Board.Cells, cancellation);
+        }
         return run.Result();
     }
 

@@ -30,13 +30,21 @@ public sealed record DecodeOptions
     /// <summary>Also return, per cell, the model's probability that the cell is alive.</summary>
     public bool IncludeProbabilities { get; init; }
     /// <summary>
-    /// Speculative decoding: the verification passes after which the boards not yet done continue plainly, one step a
-    /// cell from where verification left them (<see cref="LifeGptDecoder"/> says why this bound).
+    /// Speculative decoding: after this many verification passes, before each further one, the batch checks whether
+    /// its passes have cost as much time as plain decoding of its unfinished boards would, and if so continues plainly
+    /// (<see cref="SpeculativeRun"/> says why).
     /// </summary>
-    public int MaxPasses { get; init; } = DefaultMaxPasses;
+    public int PassesBeforeFallbackCheck { get; init; } = DefaultPassesBeforeFallbackCheck;
+    /// <summary>Speculative decoding: a hard bound on verification passes (null: none), after which the unfinished boards continue plainly.</summary>
+    public int? MaxPasses { get; init; }
+    /// <summary>
+    /// Speculative decoding: whether a pass after the second re-scores only from the earliest re-drafted cell, over a
+    /// KV cache of the positions before it, instead of the whole sequence again. Null: the device's default (on the CPU
+    /// yes, on CUDA no; <see cref="SpeculativeRun"/> says why).
+    /// </summary>
+    public bool? ReuseCacheAcrossPasses { get; init; }
 
-    /// <summary>The bound on verification passes: see <see cref="LifeGptDecoder"/>.</summary>
-    public const int DefaultMaxPasses = 8;
+    public const int DefaultPassesBeforeFallbackCheck = 8;
 
     public bool IsGreedy => Temperature <= 0f;
 
@@ -55,8 +63,9 @@ public sealed record Prediction(Board Next, float[]? PAlive)
     public int? Passes { get; init; }
 
     /// <summary>
-    /// Speculative decoding: the cells decoded plainly, one step each, after <see cref="DecodeOptions.MaxPasses"/>
-    /// passes left the board unfinished (0 when verification finished it). Null for plain decoding.
+    /// Speculative decoding: the cells decoded plainly, one step each, after verification passes left the board
+    /// unfinished (0 when verification finished it; see <see cref="DecodeOptions.PassesBeforeFallbackCheck"/>). Null
+    /// for plain decoding.
     /// </summary>
     public int? PlainCells { get; init; }
 }

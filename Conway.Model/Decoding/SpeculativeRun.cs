@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Conway.Boards;
 using Conway.Codec;
 using Conway.Model;
@@ -19,10 +20,25 @@ namespace Conway.Decoding;
 /// as the residual.
 /// <para>
 /// The first pass keeps no cache (a trained model accepts nearly every draft whole, and a cache costs a copy of every
-/// key and value, ~10% of the pass, and 51 MB a board); if boards remain, the second pass runs from the start and
-/// builds it. After <see cref="DecodeOptions.MaxPasses"/> passes the boards still unfinished
-/// <see cref="ContinuePlainly">continue plainly</see>: one step a cell from the earliest unverified cell, their
-/// verified cells fed as they are.
+/// key and value, ~10% of the pass, and 51 MB a board). On the CPU, if boards remain, the second pass runs from the
+/// start and builds it, and later passes re-score only from the earliest re-drafted cell over it: there arithmetic is
+/// the bound, and the prompt's 1,044 positions are half a pass. On CUDA every pass re-scores the whole sequence
+/// without a cache: a pass from position 0 runs causal flash attention, while one that starts later attends over
+/// cached keys with explicit scores and a mask (libtorch's fused kernels take no offset causal mask, and its cuDNN
+/// attention re-plans for every new length), which read and write a [boards, 8, ~1,024, ~2,068] matrix five times a
+/// layer and made such a pass cost more than a whole one (measured: docs/PERFORMANCE.md).
+/// </para>
+/// <para>
+/// Verification stops paying for a checkpoint whose own choices keep changing from pass to pass. After
+/// <see cref="DecodeOptions.PassesBeforeFallbackCheck"/> (8) passes the run applies the rent-or-buy rule: it decodes a
+/// few cells plainly to time a step at its batch (<see cref="ProbeSteps"/>), and before every further pass compares
+/// the time its passes have taken with what plain decoding of its unfinished boards would take from the earliest
+/// unsettled cell; once the passes have cost as much, the boards <see cref="ContinuePlainly">continue plainly</see>,
+/// their settled cells fed as they are. So no checkpoint makes a batch much more than twice as slow as plain decoding
+/// (the passes spent, then the plain decoding bought), while a checkpoint whose passes stay cheap is never pushed onto
+/// the slow path: on a GPU a pass over a few boards costs milliseconds and plain decoding of even one board seconds,
+/// so a fixed pass count would be wrong there (measured: a hard bound of 8 turned 1,024 boards of a 300-step
+/// checkpoint from 676 into 244 boards/s because two boards needed an eighth pass; docs/PERFORMANCE.md).
 /// </para>
 /// </summary>
 internal sealed class SpeculativeRun : IDisposable
@@ -30,7 +46,7 @@ internal sealed class SpeculativeRun : IDisposable
     private readonly FusedLifeGpt _model;
     private readonly CellSampler _sampler;
     private readonly Tensor? _uniforms;
-    private readonly bool _cellsOnly;
+    private readonly bool _cellsOnly, _reuseCache;
     private readonly DisposeScope _scope = NewDisposeScope();   // the run's own tensors; the results move out of it
     private readonly Tensor _tokens;                            // [B, 2069]: prompts then drafts, corrected in place
     private readonly Tensor? _pAlive;
@@ -38,11 +54,16 @@ internal sealed class SpeculativeRun : IDisposable
     private List<int> _active;                                  // boards still decoding, in cache order
     private KvCache? _cache;
     private int _start;                                         // the first position the next pass feeds
+    private double _passSeconds;                                // time spent in verification passes
+    private double? _stepSeconds;                               // a plain step's time at this batch, once timed
+
+    /// <summary>Plain steps taken to time a step, when the rent-or-buy check first needs the price of plain decoding.</summary>
+    public const int ProbeSteps = 8;
 
     public SpeculativeRun(FusedLifeGpt model, IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
-        bool withProbabilities, bool cellsOnly)
+        bool withProbabilities, bool cellsOnly, bool reuseCache)
     {
-        (_model, _sampler, _uniforms, _cellsOnly) = (model, sampler, uniforms, cellsOnly);
+        (_model, _sampler, _uniforms, _cellsOnly, _reuseCache) = (model, sampler, uniforms, cellsOnly, reuseCache);
         int batch = boards.Count;
         var draft = LifeGptCodec.CellTokens(boards.Select(b => LifeRule.Step(b)).ToArray(), model.Device);
         _tokens = cat([LifeGptCodec.Prompts(boards, model.Device), draft], 1);
@@ -60,6 +81,7 @@ internal sealed class SpeculativeRun : IDisposable
     public void Verify(CancellationToken cancellation)
     {
         cancellation.ThrowIfCancellationRequested();
+        var clock = Stopwatch.StartNew();
         using var pass = NewDisposeScope();
         int from = _active.Min(b => _settled[b]);                    // the earliest undecided cell
         var rows = Rows();
@@ -69,7 +91,8 @@ internal sealed class SpeculativeRun : IDisposable
             LifeGptCodec.PromptLength - 1 + from - _start, _cellsOnly, cancellation);
         var drafted = sequences.narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
         var choices = _sampler.Choose(logits, _uniforms?.index_select(0, rows).narrow(1, from, Board.Cells - from));
-        long[] verdict = FirstRejections(choices.ne(drafted), from);
+        long[] verdict = FirstRejections(choices.ne(drafted), from);      // read on the host: the pass has finished
+        _passSeconds += clock.Elapsed.TotalSeconds;
         var probability = _pAlive is null ? null : CellSampler.ProbabilityAlive(logits);
         PassCount++;
 
@@ -92,13 +115,24 @@ internal sealed class SpeculativeRun : IDisposable
     }
 
     /// <summary>
-    /// Plain decoding for the unfinished boards, one step a cell from the earliest unsettled one; a board's cells that
-    /// verification already settled are fed as they are (its choices there are not used).
+    /// The rent-or-buy check: whether the passes so far have cost less than plain decoding of the unfinished boards
+    /// would from here. The first time, it times <see cref="ProbeSteps"/> plain steps (which settle their cells).
     /// </summary>
-    public void ContinuePlainly(CancellationToken cancellation)
+    public bool VerifyingIsCheaper(CancellationToken cancellation)
+    {
+        if (_stepSeconds is null) ContinuePlainly(ProbeSteps, cancellation);
+        return Done || _passSeconds < _stepSeconds!.Value * (Board.Cells - _active.Min(b => _settled[b]));
+    }
+
+    /// <summary>
+    /// Plain decoding for the unfinished boards, one step a cell from the earliest unsettled one, for at most
+    /// <paramref name="steps"/> cells (timing a step); a board's cells that verification already settled are fed as
+    /// they are (its choices there are not used). Boards it takes to the last cell are finished.
+    /// </summary>
+    public void ContinuePlainly(int steps, CancellationToken cancellation)
     {
         using var scope = NewDisposeScope();
-        int from = _active.Min(b => _settled[b]), count = Board.Cells - from;
+        int from = _active.Min(b => _settled[b]), count = Math.Min(steps, Board.Cells - from), to = from + count;
         var rows = Rows();
         var sequences = _tokens.index_select(0, rows);
         var uniforms = _uniforms?.index_select(0, rows);
@@ -109,8 +143,10 @@ internal sealed class SpeculativeRun : IDisposable
 
         // the logits of cell `from` come from the position of cell from - 1 (every unfinished board has settled one)
         int last = LifeGptCodec.PromptLength + from - 1;
-        var cache = _cache!;                                         // every pass that leaves boards unfinished keeps one
+        var cache = _cache ??= new KvCache(_active.Count, _model.Dtype, _model.Device);   // then _start is 0: built here
         var logits = _model.Forward(sequences.narrow(1, _start, last + 1 - _start), _start, cache, last - _start, _cellsOnly, cancellation);
+        Synchronize();
+        var clock = Stopwatch.StartNew();
         for (int i = 0; i < count; i++)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -122,16 +158,29 @@ internal sealed class SpeculativeRun : IDisposable
             logits = _model.Step(cell.reshape(-1), last + 1 + i, cache, _cellsOnly).MoveToOuterDisposeScope();
         }
 
+        Synchronize();
+        _stepSeconds = clock.Elapsed.TotalSeconds / count;
+
         _tokens.index_copy_(0, rows, sequences);
+        var unfinished = new List<int>();
         for (int a = 0; a < _active.Count; a++)
         {
             int b = _active[a];
-            _pAlive?.narrow(0, b, 1).narrow(1, _settled[b], Board.Cells - _settled[b])
-                .copy_(probability!.narrow(0, a, 1).narrow(1, _settled[b] - from, Board.Cells - _settled[b]));
-            _plainCells[b] = Board.Cells - _settled[b];
-            _settled[b] = Board.Cells;
+            if (to > _settled[b])
+            {
+                _pAlive?.narrow(0, b, 1).narrow(1, _settled[b], to - _settled[b])
+                    .copy_(probability!.narrow(0, a, 1).narrow(1, _settled[b] - from, to - _settled[b]));
+                _plainCells[b] += to - _settled[b];
+                _settled[b] = to;
+            }
+            if (_settled[b] < Board.Cells) unfinished.Add(a);
         }
-        Keep([]);
+        if (!_reuseCache && unfinished.Count > 0)   // passes without a cache run from position 0: this one was the step's alone
+        {
+            _cache.Dispose();
+            _cache = null;
+        }
+        Keep(unfinished);
     }
 
     /// <summary>The cells [B, 1024] and P(alive) (both owned by the caller's scope), and per board its passes and plainly stepped cells.</summary>
@@ -153,11 +202,16 @@ internal sealed class SpeculativeRun : IDisposable
     }
 
     /// <summary>
-    /// Keeps the given active boards (indices into the active list): the cache is compacted to them, or made for the
-    /// second pass, which then runs from position 0; later passes start at the earliest corrected cell.
+    /// Keeps the given active boards (indices into the active list). Reusing the cache, it is compacted to them, or made
+    /// for the second pass, which then runs from position 0; later passes start at the earliest corrected cell.
     /// </summary>
     private void Keep(List<int> unfinished)
     {
+        if (!_reuseCache)
+        {
+            _active = unfinished.Select(a => _active[a]).ToList();
+            return;
+        }
         if (unfinished.Count == _active.Count && _cache is not null)
         {
             _start = LifeGptCodec.PromptLength - 1 + _active.Min(b => _settled[b]);
@@ -175,6 +229,11 @@ internal sealed class SpeculativeRun : IDisposable
         _cache.Dispose();
         _cache = compacted;
         _start = LifeGptCodec.PromptLength - 1 + _active.Min(b => _settled[b]);
+    }
+
+    private void Synchronize()
+    {
+        if (_model.Device.type == DeviceType.CUDA) cuda.synchronize(_model.Device);
     }
 
     private Tensor Rows() => tensor(_active.Select(b => (long)b).ToArray(), ScalarType.Int64, _model.Device);
