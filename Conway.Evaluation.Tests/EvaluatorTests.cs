@@ -74,4 +74,28 @@ public class EvaluatorTests
         Assert.Equal(cases, graded.Select(g => g.Case));
         Assert.Equal([2, 2, 1], predictor.CallSizes);
     }
+
+    [Fact]
+    public void Grade_and_rollouts_report_their_progress_after_every_batch_and_every_step()
+    {
+        var cases = EvalCases.Random(5, seed: 3);
+        var predictor = new RuleBreakingPredictor(new Dictionary<Board, int> { [cases[1].Input] = 4, [Trajectories[2][1]] = 1 });
+        var reports = new List<EvalProgress>();
+        var evaluator = new Evaluator(predictor, DecodeOptions.Greedy, batch: 2, new Recorder(reports));
+
+        evaluator.Grade(cases);
+        evaluator.Rollouts(Trajectories, 3);
+
+        Assert.Equal(
+        [
+            new("graded boards", 2, 5, "1 exact"), new("graded boards", 4, 5, "3 exact"), new("graded boards", 5, 5, "4 exact"),
+            new("rollout steps", 1, 3, "3 of 3 rollouts still exact"), new("rollout steps", 2, 3, "2 of 3 rollouts still exact"),
+            new("rollout steps", 3, 3, "2 of 3 rollouts still exact"),
+        ], reports);
+    }
+
+    private sealed class Recorder(List<EvalProgress> reports) : IProgress<EvalProgress>
+    {
+        public void Report(EvalProgress value) => reports.Add(value);
+    }
 }

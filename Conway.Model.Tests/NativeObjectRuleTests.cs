@@ -20,10 +20,10 @@ public sealed class NativeObjectRuleTests
     private readonly Dictionary<MethodBase, bool> _makesScalars = [];
 
     [Theory]
-    [InlineData("Conway.Model")]
-    [InlineData("Conway.Training")]
-    [InlineData("conway")]                    // Conway.Cli
-    public void No_method_calls_TorchSharp_in_a_way_that_makes_a_scalar_nothing_holds(string assemblyName)
+    [InlineData("Conway.Model", 20)]
+    [InlineData("Conway.Training", 20)]
+    [InlineData("conway", 10)]                    // Conway.Cli: bench's ceilings, train's export (19 calls)
+    public void No_method_calls_TorchSharp_in_a_way_that_makes_a_scalar_nothing_holds(string assemblyName, int minimumCalls)
     {
         var assembly = Assembly.Load(assemblyName);
         var offenders = new List<string>();
@@ -38,7 +38,7 @@ public sealed class NativeObjectRuleTests
                         offenders.Add($"{type.FullName}.{method.Name} calls {callee.DeclaringType?.Name}.{callee}");
                 }
 
-        Assert.True(torchCalls > 20, $"only {torchCalls} calls into TorchSharp found in {assemblyName}: the scan is broken");
+        Assert.True(torchCalls >= minimumCalls, $"only {torchCalls} calls into TorchSharp found in {assemblyName}: the scan is broken");
         Assert.True(offenders.Count == 0, "calls that make a TorchSharp Scalar nothing holds (pass a held one, see Conway.Model.Scalars):\n"
             + string.Join("\n", offenders.Distinct().Order()));
     }
