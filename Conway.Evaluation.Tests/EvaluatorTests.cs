@@ -76,7 +76,7 @@ public class EvaluatorTests
     }
 
     [Fact]
-    public void Grade_and_rollouts_report_their_progress_after_every_batch_and_every_step()
+    public void Grade_and_rollouts_report_their_progress_at_the_start_and_after_every_batch_and_every_step()
     {
         var cases = EvalCases.Random(5, seed: 3);
         var predictor = new RuleBreakingPredictor(new Dictionary<Board, int> { [cases[1].Input] = 4, [Trajectories[2][1]] = 1 });
@@ -88,8 +88,8 @@ public class EvaluatorTests
 
         Assert.Equal(
         [
-            new("graded boards", 2, 5, "1 exact"), new("graded boards", 4, 5, "3 exact"), new("graded boards", 5, 5, "4 exact"),
-            new("rollout steps", 1, 3, "3 of 3 rollouts still exact"), new("rollout steps", 2, 3, "2 of 3 rollouts still exact"),
+            new("graded boards", 0, 5, ""), new("graded boards", 2, 5, "1 exact"), new("graded boards", 4, 5, "3 exact"), new("graded boards", 5, 5, "4 exact"),
+            new("rollout steps", 0, 3, "3 rollouts"), new("rollout steps", 1, 3, "3 of 3 rollouts still exact"), new("rollout steps", 2, 3, "2 of 3 rollouts still exact"),
             new("rollout steps", 3, 3, "2 of 3 rollouts still exact"),
         ], reports);
     }

@@ -17,7 +17,7 @@ public sealed record EvalProgress(string Stage, int Done, int Total, string Stat
 
 /// <summary>
 /// Runs the model over evaluation boards in batches and grades every prediction cell by cell. Reports to
-/// <paramref name="progress"/> after every batch (grading) and every step (rollouts).
+/// <paramref name="progress"/> as each stage starts and after every batch (grading) and every step (rollouts).
 /// </summary>
 public sealed class Evaluator(IBoardPredictor predictor, DecodeOptions options, int batch, IProgress<EvalProgress>? progress = null)
 {
@@ -25,6 +25,7 @@ public sealed class Evaluator(IBoardPredictor predictor, DecodeOptions options, 
     public GradedBoard[] Grade(IReadOnlyList<EvalCase> cases)
     {
         var graded = new List<GradedBoard>(cases.Count);
+        progress?.Report(new EvalProgress("graded boards", 0, cases.Count, ""));
         foreach (var chunk in cases.Chunk(batch))
         {
             var predictions = predictor.Predict(chunk.Select(c => c.Input).ToArray(), options);
@@ -47,6 +48,7 @@ public sealed class Evaluator(IBoardPredictor predictor, DecodeOptions options, 
         var results = trajectories.Select((t, i) => new RolloutResult(i + 1, t[0].Population, null, 0)).ToArray();
         var current = trajectories.Select(t => t[0]).ToArray();
         var active = Enumerable.Range(0, n).ToList();
+        progress?.Report(new EvalProgress("rollout steps", 0, steps, $"{n} rollouts"));
         for (int step = 1; step <= steps && active.Count > 0; step++)
         {
             var predictions = active.Chunk(batch)

@@ -92,12 +92,14 @@ public sealed class TrainingTests
         var first = new Trainer(options with { OutDir = interrupted.Path, MaxMinutes = 0 }, TextWriter.Null).Run();
         var afterOneStep = ReadWeights(first.Checkpoint);
         var log = new StringWriter();
-        var resumed = new Trainer(options with { OutDir = interrupted.Path }, log).Run();
+        var progress = new List<TrainingProgress>();
+        var resumed = new Trainer(options with { OutDir = interrupted.Path }, log, new Recorder(progress)).Run();
 
         Assert.Equal(2, uninterrupted.Steps);
         Assert.Equal(1, first.Steps);
         Assert.Equal(2, resumed.Steps);
         Assert.Contains("resuming at step 1", log.ToString());
+        Assert.Equal([(1, 2), (2, 2)], progress.Select(p => (p.Step, p.Steps)));   // the step it resumed from, then each step
         var expected = ReadWeights(uninterrupted.Checkpoint);
         var actual = ReadWeights(resumed.Checkpoint);
         Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
@@ -112,6 +114,11 @@ public sealed class TrainingTests
         Assert.Equal(straightOptimizer.Keys.Order(), resumedOptimizer.Keys.Order());
         foreach (var (name, bytes) in straightOptimizer)
             Assert.True(bytes.AsSpan().SequenceEqual(resumedOptimizer[name]), $"optimizer.bin entry {name} differs");
+    }
+
+    private sealed class Recorder(List<TrainingProgress> reports) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => reports.Add(value);
     }
 
     private static Dictionary<string, byte[]> ZipEntries(string path)

@@ -40,8 +40,8 @@ public sealed record TrainOptions
 /// The reference recipe (spec: "Reference training"): AdamW (0.9, 0.95, wd 0.01), linear warm-up then cosine from
 /// 1e-3 to 1e-4, batch 64, gradient-norm clip 1.0, fresh boards every step. The loss covers only the 1026 positions
 /// that predict the next-state cells and <c>]$</c>: the input cells are random, predicting them is wasted capacity.
-/// Log lines (every <see cref="TrainOptions.LogEvery"/> steps, and at evaluations) go to <paramref name="log"/>; every
-/// step is reported to <paramref name="progress"/>, with the last loss read back.
+/// Log lines (every <see cref="TrainOptions.LogEvery"/> steps, and at evaluations) go to <paramref name="log"/>; the
+/// step it starts from and every step after it are reported to <paramref name="progress"/>, with the last loss read back.
 /// </summary>
 public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingProgress>? progress = null)
 {
@@ -88,6 +88,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
         int startStep = step, perfectEvals = 0;
         Accuracy? last = null;
         double loss = double.NaN;
+        progress?.Report(new TrainingProgress(step, o.Steps, loss));
         while (step < o.Steps)
         {
             double lr = LearningRate(step);
@@ -106,7 +107,6 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
                 if ((step + 1) % o.LogEvery == 0 || step + 1 == o.Steps) loss = lossTensor.item<float>();   // the only sync
             }
             step++;
-            progress?.Report(new TrainingProgress(step, o.Steps, loss));
 
             bool evaluate = step % o.EvalEvery == 0 || step == o.Steps;
             if (evaluate) last = Evaluate(model, evalData);
@@ -125,6 +125,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
             bool converged = o.StopAfterPerfectEvals > 0 && perfectEvals >= o.StopAfterPerfectEvals;
             if (step % o.CheckpointEvery == 0 || step == o.Steps || timeUp || converged)
                 SaveCheckpoint(model, optimizer, step);
+            progress?.Report(new TrainingProgress(step, o.Steps, loss));
             if (timeUp || converged)
             {
                 log.WriteLine(converged ? $"stopping: held-out boards exact in {perfectEvals} evaluations in a row"
