@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using Conway.Api.Serving;
 using Conway.Boards;
 using Conway.Decoding;
-using Conway.Model.Tests;
+using Conway.Testing;
 using static Conway.Api.Tests.Given;
 
 namespace Conway.Api.Tests;

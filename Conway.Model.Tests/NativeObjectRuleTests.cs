@@ -9,7 +9,7 @@ namespace Conway.Model.Tests;
 /// TorchSharp member that makes a <see cref="Scalar"/> nothing holds. The compile-time rule (CONWAY001) sees only
 /// conversions written in this repository; TorchSharp makes such temporaries itself too (<c>t.add_(u)</c> is
 /// <c>t.add_(u, 1)</c>, <c>a + b</c> is <c>a.add(b)</c>, <c>t / 8</c> converts the 8), and a collection can free them
-/// while libtorch reads them. This reads the IL of every method of Conway.Model and Conway.Cli, follows each call
+/// while libtorch reads them. This reads the IL of every method of Conway.Model, Conway.Training and Conway.Cli, follows each call
 /// into TorchSharp through TorchSharp's own calls, and lists the calls that reach a Scalar made by a conversion.
 /// </summary>
 public sealed class NativeObjectRuleTests
@@ -20,9 +20,10 @@ public sealed class NativeObjectRuleTests
     private readonly Dictionary<MethodBase, bool> _makesScalars = [];
 
     [Theory]
-    [InlineData("Conway.Model")]
-    [InlineData("conway")]                    // Conway.Cli
-    public void No_method_calls_TorchSharp_in_a_way_that_makes_a_scalar_nothing_holds(string assemblyName)
+    [InlineData("Conway.Model", 20)]
+    [InlineData("Conway.Training", 20)]
+    [InlineData("conway", 10)]                    // Conway.Cli: bench's ceilings, train's export (19 calls)
+    public void No_method_calls_TorchSharp_in_a_way_that_makes_a_scalar_nothing_holds(string assemblyName, int minimumCalls)
     {
         var assembly = Assembly.Load(assemblyName);
         var offenders = new List<string>();
@@ -37,7 +38,7 @@ public sealed class NativeObjectRuleTests
                         offenders.Add($"{type.FullName}.{method.Name} calls {callee.DeclaringType?.Name}.{callee}");
                 }
 
-        Assert.True(torchCalls > 20, $"only {torchCalls} calls into TorchSharp found in {assemblyName}: the scan is broken");
+        Assert.True(torchCalls >= minimumCalls, $"only {torchCalls} calls into TorchSharp found in {assemblyName}: the scan is broken");
         Assert.True(offenders.Count == 0, "calls that make a TorchSharp Scalar nothing holds (pass a held one, see Conway.Model.Scalars):\n"
             + string.Join("\n", offenders.Distinct().Order()));
     }

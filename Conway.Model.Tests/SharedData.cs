@@ -1,4 +1,4 @@
-namespace Conway.Model.Tests;
+namespace Conway.Testing;
 
 /// <summary>
 /// The shared data folder (LifeGPT test sets, conformance checkpoint) that sits next to the repository root

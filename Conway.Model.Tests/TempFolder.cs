@@ -1,4 +1,4 @@
-namespace Conway.Model.Tests;
+namespace Conway.Testing;
 
 /// <summary>A fresh folder under the system temp directory, deleted (with its files) on dispose.</summary>
 public sealed class TempFolder : IDisposable

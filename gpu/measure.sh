@@ -27,18 +27,18 @@ gpus=$(nvidia-smi -L | wc -l)
 serve cuda:0
 {
   echo "One GPU (Model__Devices=cuda:0):"
-  timeout 60 dotnet /tmp/conway/conway.dll load --concurrency 1 --requests 300
-  timeout 60 dotnet /tmp/conway/conway.dll load --concurrency 64 --requests 6000 | tail -1
-  timeout 60 dotnet /tmp/conway/conway.dll load --concurrency 16 --boards 64 --requests 300 | tail -1
-  timeout 60 dotnet /tmp/conway/conway.dll load --concurrency 8 --requests 16 --strategy autoregressive | tail -1
+  timeout 60 dotnet /tmp/conway/conway.dll load --url http://127.0.0.1:8080 --concurrency 1 --requests 300
+  timeout 60 dotnet /tmp/conway/conway.dll load --url http://127.0.0.1:8080 --concurrency 64 --requests 6000 | tail -1
+  timeout 60 dotnet /tmp/conway/conway.dll load --url http://127.0.0.1:8080 --concurrency 16 --boards 64 --requests 300 | tail -1
+  timeout 60 dotnet /tmp/conway/conway.dll load --url http://127.0.0.1:8080 --concurrency 8 --requests 16 --strategy autoregressive | tail -1
 } 2>&1 | tee "$out/load.md"
 kill $api; wait $api 2>/dev/null
 if (( gpus > 1 )); then
   serve auto
   {
     echo "All $gpus GPUs (Model__Devices=auto):"
-    timeout 60 dotnet /tmp/conway/conway.dll load --concurrency 128 --requests 12000 | tail -1
-    timeout 60 dotnet /tmp/conway/conway.dll load --concurrency 32 --boards 64 --requests 600 | tail -1
+    timeout 60 dotnet /tmp/conway/conway.dll load --url http://127.0.0.1:8080 --concurrency 128 --requests 12000 | tail -1
+    timeout 60 dotnet /tmp/conway/conway.dll load --url http://127.0.0.1:8080 --concurrency 32 --boards 64 --requests 600 | tail -1
   } 2>&1 | tee -a "$out/load.md"
   kill $api; wait $api 2>/dev/null
 fi

@@ -1,0 +1,31 @@
+using System.CommandLine;
+using Conway.Decoding;
+using TorchSharp;
+
+namespace Conway.Cli.CommandLine;
+
+/// <summary>The decoding options eval and bench share: --model, --precision and the strategy names.</summary>
+public static class DecodingChoices
+{
+    public const string DefaultModel = "models/lifegpt.safetensors";
+
+    /// <summary>The strategy names, as the service's API spells them.</summary>
+    public static readonly string[] Strategies = ["speculative", "autoregressive"];
+
+    public static DecodeStrategy Strategy(string name) => name == "autoregressive" ? DecodeStrategy.Autoregressive : DecodeStrategy.Speculative;
+
+    public static Option<string> Precision() =>
+        CliOptions.Choice("--precision", "auto", "compute precision: auto (bf16 on CUDA, fp32 on the CPU), bf16 or fp32", ["auto", "bf16", "fp32"]);
+
+    /// <summary>The compute dtype for --precision; null: the predictor's default for the device.</summary>
+    public static torch.ScalarType? ScalarType(string precision) => precision switch
+    {
+        "bf16" => torch.ScalarType.BFloat16,
+        "fp32" => torch.ScalarType.Float32,
+        _ => null,
+    };
+
+    /// <summary>The model file (relative paths looked up from the current folder upwards); a usage error if absent.</summary>
+    public static string RequireModel(string path) =>
+        FileSearch.Require(path, "--model", $"train one (conway train --export {DefaultModel}) or pass --model <path>");
+}

@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using Conway.Boards;
+using Conway.Cli.CommandLine;
+using Conway.Cli.Progress;
+
+namespace Conway.Cli.Commands;
+
+/// <summary>
+/// <c>conway load</c>: a bounded HTTP load test of a running service (meant for loopback): a fixed number of requests
+/// from N concurrent clients, each answer checked against the exact rule. Prints one Markdown table row.
+/// </summary>
+public static class LoadCommand
+{
+    /// <summary>Where the service listens by default (Kestrel's default, as README's <c>dotnet run --project Conway.Api</c>).</summary>
+    public const string DefaultUrl = "http://localhost:5000";
+
+    public static Command Create()
+    {
+        var url = CliOptions.Text("--url", DefaultUrl, "the service's base URL, on loopback only (localhost, 127.0.0.1 or [::1])", "URL");
+        url.Validators.Add(result =>
+        {
+            string text = result.GetValueOrDefault<string>();
+            if (!(Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.IsLoopback))
+                result.AddError($"--url is an http(s) URL on loopback (the load test only targets this machine), not '{text}'");
+        });
+        var concurrency = CliOptions.Whole("--concurrency", 32, "clients sending at once", min: 1);
+        var requests = CliOptions.Whole("--requests", 1000, "requests in all", min: 1);
+        var boards = CliOptions.Whole("--boards", 1, "boards per request (1: POST /predict; more: POST /predict/batch)", min: 1);
+        var strategy = CliOptions.Choice("--strategy", "speculative", "the decoding strategy asked for", DecodingChoices.Strategies);
+        var timeout = CliOptions.Whole("--timeout", 300, "seconds for the whole test (and for any one request); what is left then is not sent", min: 1);
+
+        var command = new Command("load", "a bounded HTTP load test of a running service on loopback; every answer checked against the rule")
+        {
+            url, concurrency, requests, boards, strategy, timeout,
+        };
+        command.SetAction(parsed => Run(new Uri(parsed.GetRequiredValue(url)), parsed.GetValue(concurrency), parsed.GetValue(requests),
+            parsed.GetValue(boards), parsed.GetRequiredValue(strategy), parsed.GetValue(timeout),
+            parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error));
+        return command;
+    }
+
+    private static int Run(Uri url, int concurrency, int requests, int boardsPerRequest, string strategy, int seconds, TextWriter output, TextWriter error)
+    {
+        using var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(seconds) };
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        var latencies = new double[requests];
+        var statuses = new int[requests];
+        int next = -1, wrong = 0, finished = 0, failed = 0;
+        var clock = Stopwatch.StartNew();
+        bool single = boardsPerRequest == 1;
+        var clients = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        {
+            for (int i; (i = Interlocked.Increment(ref next)) < requests && !deadline.IsCancellationRequested;)
+            {
+                var boards = Enumerable.Range(0, boardsPerRequest).Select(j => Board.Random(0.3, new Random(i * 7919 + j))).ToArray();
+                object body = single
+                    ? new { board = boards[0].ToRows(), strategy }
+                    : new { boards = boards.Select(b => b.ToRows()).ToArray(), strategy };
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    using var response = await http.PostAsJsonAsync(single ? "predict" : "predict/batch", body, deadline.Token);
+                    statuses[i] = (int)response.StatusCode;
+                    if (response.IsSuccessStatusCode && !await AllMatchRule(response, boards)) Interlocked.Increment(ref wrong);
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    statuses[i] = -1;
+                }
+                latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                if (statuses[i] != 200) Interlocked.Increment(ref failed);
+                Interlocked.Increment(ref finished);
+            }
+        })).ToArray();
+        using (var progress = new ProgressDisplay(error, ProgressDisplay.StderrIsTerminal, "load"))
+        {
+            string Status() => $"{Volatile.Read(ref failed)} not 200, {Volatile.Read(ref wrong)} answers not the rule";
+            while (!Task.WaitAll(clients, TimeSpan.FromMilliseconds(200)))
+                progress.Update("requests", Volatile.Read(ref finished), requests, Status());
+        }
+        double elapsed = clock.Elapsed.TotalSeconds;
+
+        int sent = Math.Min(requests, next);
+        var ok = Enumerable.Range(0, sent).Where(i => statuses[i] == 200).Select(i => latencies[i]).Order().ToArray();
+        string Percentile(double p) => ok.Length == 0 ? "-" : ok[Math.Max(0, (int)Math.Ceiling(p * ok.Length) - 1)].ToString("F1", CultureInfo.InvariantCulture);
+        var byStatus = string.Join(", ", statuses.Take(sent).GroupBy(s => s).OrderBy(g => g.Key).Select(g => $"{(g.Key < 0 ? "no answer" : g.Key)}: {g.Count()}"));
+        output.WriteLine("| concurrency | boards/request | requests | statuses | requests/s | boards/s | p50 ms | p99 ms | answers ≠ rule |");
+        output.WriteLine("| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {concurrency} | {boardsPerRequest} | {sent} | {byStatus} | {ok.Length / elapsed:F1} | {ok.Length * boardsPerRequest / elapsed:F1} | {Percentile(0.5)} | {Percentile(0.99)} | {wrong} |"));
+        return ok.Length == sent && wrong == 0 ? 0 : 1;
+    }
+
+    private static async Task<bool> AllMatchRule(HttpResponseMessage response, Board[] boards)
+    {
+        if (boards.Length == 1)
+        {
+            var single = await response.Content.ReadFromJsonAsync<Answer>();
+            return single is not null && Board.FromRows(single.Next).Equals(LifeRule.Step(boards[0]));
+        }
+        var batch = await response.Content.ReadFromJsonAsync<BatchAnswer>();
+        return batch is not null && batch.Results.Zip(boards).All(p => Board.FromRows(p.First.Next).Equals(LifeRule.Step(p.Second)));
+    }
+
+    private sealed record Answer(string[] Next);
+
+    private sealed record BatchAnswer(Answer[] Results);
+}

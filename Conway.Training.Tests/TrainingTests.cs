@@ -1,0 +1,157 @@
+using System.IO.Compression;
+using Conway.Boards;
+using Conway.Checkpoints;
+using static TorchSharp.torch;
+
+namespace Conway.Training.Tests;
+
+[Collection(nameof(TrainingTests))]
+public sealed class TrainingTests
+{
+    [Fact]
+    public void Training_boards_depend_only_on_seed_step_and_index()
+    {
+        var batch = TrainingBoards.Batch(seed: 1, step: 5, size: 16);
+
+        Assert.Equal(batch, TrainingBoards.Batch(1, 5, 16));                       // same inputs, same boards
+        Assert.Equal(batch.Take(8), TrainingBoards.Batch(1, 5, 8));               // board i does not depend on the batch size
+        Assert.True(batch.Zip(TrainingBoards.Batch(1, 6, 16)).Count(p => p.First != p.Second) >= 14, "another step repeats the boards");
+        Assert.True(batch.Zip(TrainingBoards.Batch(2, 5, 16)).Count(p => p.First != p.Second) >= 14, "another seed repeats the boards");
+    }
+
+    [Fact]
+    public void Training_boards_are_the_same_in_every_process_so_a_resumed_run_sees_the_data_of_an_uninterrupted_one()
+    {
+        // pinned values: a seed derived from a per-process randomised hash (HashCode.Combine) changes them in every run
+        int[] populations = TrainingBoards.Batch(seed: 1, step: 0, size: 12).Select(b => b.Population).ToArray();
+
+        Assert.Equal(PinnedPopulations, populations);
+    }
+
+    private static readonly int[] PinnedPopulations = [35, 0, 40, 825, 253, 20, 24, 70, 217, 79, 0, 88];
+
+    [Fact]
+    public void Training_boards_mix_empty_full_sparse_and_dense_boards()
+    {
+        var boards = Enumerable.Range(0, 20).SelectMany(step => TrainingBoards.Batch(seed: 1, step, size: 100)).ToArray();
+        const int sparse = Board.Cells * 5 / 100, dense = Board.Cells * 90 / 100;
+
+        int empty = boards.Count(b => b.Population == 0), full = boards.Count(b => b.Population == Board.Cells);
+        int fewAlive = boards.Count(b => b.Population is > 0 and <= sparse);
+        int mostlyAlive = boards.Count(b => b.Population is >= dense and < Board.Cells);
+        int middle = boards.Count(b => b.Population is > sparse and < dense);
+
+        Assert.Equal(2000, boards.Length);
+        Assert.InRange(empty, 10, 200);
+        Assert.InRange(full, 3, 40);
+        Assert.InRange(fewAlive, 200, 1400);
+        Assert.InRange(mostlyAlive, 20, 200);
+        Assert.InRange(middle, 400, 1600);
+    }
+
+    [Fact]
+    public void Learning_rate_warms_up_linearly_then_follows_a_cosine_to_the_floor_at_the_last_step()
+    {
+        var trainer = new Trainer(new TrainOptions { Steps = 11, WarmupSteps = 4, LearningRate = 1e-3, MinLearningRate = 1e-4 }, TextWriter.Null);
+
+        double[] expected =
+        [
+            0.25e-3, 0.5e-3, 0.75e-3, 1e-3,                                   // warm-up: lr * (step + 1) / warmup
+            1e-3,                                                             // the cosine starts at the peak ...
+            1e-4 + 0.45e-3 * (1 + Math.Cos(Math.PI * 1 / 6)),
+            1e-4 + 0.45e-3 * (1 + Math.Cos(Math.PI * 2 / 6)),
+            0.55e-3,                                                          // ... is half way down half way ...
+            1e-4 + 0.45e-3 * (1 + Math.Cos(Math.PI * 4 / 6)),
+            1e-4 + 0.45e-3 * (1 + Math.Cos(Math.PI * 5 / 6)),
+            1e-4,                                                             // ... and ends on the floor at step 10, the last
+        ];
+        for (int step = 0; step < expected.Length; step++)
+            Assert.Equal(expected[step], trainer.LearningRate(step), 1e-12);
+
+        // the reference recipe: 200 warm-up steps of 1e-3 / 200 each, 2100 steps ending on 1e-4
+        var reference = new Trainer(new TrainOptions(), TextWriter.Null);
+        Assert.Equal(5e-6, reference.LearningRate(0), 1e-15);
+        Assert.Equal(1e-3, reference.LearningRate(199), 1e-15);
+        Assert.Equal(1e-3, reference.LearningRate(200), 1e-15);
+        Assert.Equal(1e-4, reference.LearningRate(2099), 1e-15);
+    }
+
+    [Fact]
+    public void Resuming_from_state_checkpoint_and_optimizer_gives_bitwise_the_weights_of_an_uninterrupted_run()
+    {
+        using var straight = new TempFolder();
+        using var interrupted = new TempFolder();
+        var options = new TrainOptions
+        {
+            Steps = 2, Batch = 1, WarmupSteps = 1, Seed = 11, Precision = "fp32", Device = "cpu",
+            LogEvery = 1000, EvalEvery = 1000, EvalBoards = 1, CheckpointEvery = 1000,
+        };
+
+        var uninterrupted = new Trainer(options with { OutDir = straight.Path }, TextWriter.Null).Run();
+        // the interrupted run stops on its time limit after one step; a fresh trainer then resumes from its folder
+        var first = new Trainer(options with { OutDir = interrupted.Path, MaxMinutes = 0 }, TextWriter.Null).Run();
+        var afterOneStep = ReadWeights(first.Checkpoint);
+        var log = new StringWriter();
+        var progress = new List<TrainingProgress>();
+        var resumed = new Trainer(options with { OutDir = interrupted.Path }, log, new Recorder(progress)).Run();
+
+        Assert.Equal(2, uninterrupted.Steps);
+        Assert.Equal(1, first.Steps);
+        Assert.Equal(2, resumed.Steps);
+        Assert.Contains("resuming at step 1", log.ToString());
+        Assert.Equal([(1, 2), (2, 2)], progress.Select(p => (p.Step, p.Steps)));   // the step it resumed from, then each step
+        var expected = ReadWeights(uninterrupted.Checkpoint);
+        var actual = ReadWeights(resumed.Checkpoint);
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (key, bits) in expected)
+            Assert.True(bits.AsSpan().SequenceEqual(actual[key]), $"{key} differs between the straight and the resumed run");
+        // the second step moved the weights (so equality is not trivial); it would have moved them elsewhere had the
+        // resumed AdamW started with fresh moments (its first update is lr * sign(gradient)), from step 0 or from other boards
+        Assert.Contains(expected, e => !e.Value.AsSpan().SequenceEqual(afterOneStep[e.Key]));
+        // and AdamW's state (moments, step counts) is the same too: optimizer.bin is a zip, compared entry by entry
+        var straightOptimizer = ZipEntries(Path.Combine(straight.Path, "optimizer.bin"));
+        var resumedOptimizer = ZipEntries(Path.Combine(interrupted.Path, "optimizer.bin"));
+        Assert.Equal(straightOptimizer.Keys.Order(), resumedOptimizer.Keys.Order());
+        foreach (var (name, bytes) in straightOptimizer)
+            Assert.True(bytes.AsSpan().SequenceEqual(resumedOptimizer[name]), $"optimizer.bin entry {name} differs");
+    }
+
+    private sealed class Recorder(List<TrainingProgress> reports) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => reports.Add(value);
+    }
+
+    private static Dictionary<string, byte[]> ZipEntries(string path)
+    {
+        using var zip = ZipFile.OpenRead(path);
+        return zip.Entries.ToDictionary(e => e.FullName, e =>
+        {
+            using var stream = e.Open();
+            using var bytes = new MemoryStream();
+            stream.CopyTo(bytes);
+            return bytes.ToArray();
+        });
+    }
+
+    private static Dictionary<string, byte[]> ReadWeights(string path)
+    {
+        var tensors = Checkpoint.Read(path);
+        try
+        {
+            Assert.All(tensors.Values, t => Assert.Equal(ScalarType.Float32, t.dtype));
+            return tensors.ToDictionary(e => e.Key, e => e.Value.contiguous().bytes.ToArray());
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// Training seeds and draws from libtorch's one global random generator (manual_seed, parameter initialisation), which
+/// every test that builds a model also draws from: the bitwise resume test failed when such a test ran
+/// beside it (seen in CI, and reported in the issues). These tests run alone, after the tests that run in parallel.
+/// </summary>
+[CollectionDefinition(nameof(TrainingTests), DisableParallelization = true)]
+public sealed class TrainingCollection;

@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Conway.Boards;
+using Conway.Checkpoints;
+using Conway.Codec;
+using Conway.Model;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Conway.Training;
+
+public sealed record TrainOptions
+{
+    public int Steps { get; init; } = 2100;
+    public int Batch { get; init; } = 64;
+    public double LearningRate { get; init; } = 1e-3;
+    public double MinLearningRate { get; init; } = 1e-4;
+    public int WarmupSteps { get; init; } = 200;
+    public double WeightDecay { get; init; } = 0.01;
+    public double ClipNorm { get; init; } = 1.0;
+    public int Seed { get; init; } = 1;
+    /// <summary>bf16: float32 master weights with bf16 matmuls; tf32: float32 with TF32 matmuls; fp32: plain float32.</summary>
+    public string Precision { get; init; } = "bf16";
+    public string Device { get; init; } = "auto";
+    public string OutDir { get; init; } = "artifacts/train";
+    public int LogEvery { get; init; } = 10;
+    public int EvalEvery { get; init; } = 100;
+    public int EvalBoards { get; init; } = 256;
+    public int CheckpointEvery { get; init; } = 250;
+    /// <summary>Stop (with a checkpoint) after this much wall time, so a run fits a time-limited machine; resume later.</summary>
+    public double MaxMinutes { get; init; } = double.PositiveInfinity;
+    /// <summary>Stop early once the held-out boards are all exact this many evaluations in a row (0: never).</summary>
+    public int StopAfterPerfectEvals { get; init; }
+}
+
+/// <summary>
+/// The reference recipe (spec: "Reference training"): AdamW (0.9, 0.95, wd 0.01), linear warm-up then cosine from
+/// 1e-3 to 1e-4, batch 64, gradient-norm clip 1.0, fresh boards every step. The loss covers only the 1026 positions
+/// that predict the next-state cells and <c>]$</c>: the input cells are random, predicting them is wasted capacity.
+/// Log lines (every <see cref="TrainOptions.LogEvery"/> steps, and at evaluations) go to <paramref name="log"/>; the
+/// step it starts from and every step after it are reported to <paramref name="progress"/>, with the last loss read back.
+/// </summary>
+public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingProgress>? progress = null)
+{
+    private const int OutputPositions = Board.Cells + 2;               // next-state cells, then ']' and '$'
+
+    public string CheckpointPath => Path.Combine(o.OutDir, "checkpoint.safetensors");
+    private string OptimizerPath => Path.Combine(o.OutDir, "optimizer.bin");
+    private string StatePath => Path.Combine(o.OutDir, "state.json");
+    private string CsvPath => Path.Combine(o.OutDir, "train.csv");
+
+    public TrainResult Run()
+    {
+        Directory.CreateDirectory(o.OutDir);
+        var device = Decoding.LifeGptPredictor.ResolveDevice(o.Device);
+        backends.cuda.matmul.allow_tf32 = o.Precision == "tf32";
+        manual_seed(o.Seed);
+
+        using var model = new LifeGpt();
+        nn.init.kaiming_normal_(model.net.token_emb.emb.weight!);   // x-transformers' token embedding init
+        int step = 0;
+        if (File.Exists(StatePath))
+        {
+            var state = JsonSerializer.Deserialize<TrainState>(File.ReadAllText(StatePath))!;
+            if (state.Seed != o.Seed) throw new InvalidOperationException($"{o.OutDir} holds a run with seed {state.Seed}, not {o.Seed}.");
+            step = state.Step;
+            Checkpoint.Load(model, CheckpointPath);
+        }
+        model.MoveTo(device, ScalarType.Float32);
+        model.AutocastTo = o.Precision == "bf16" && device.type == DeviceType.CUDA ? ScalarType.BFloat16 : null;
+        model.train();
+
+        var parameters = model.parameters().ToArray();                  // listed once for the optimizer and clipping
+        using var optimizer = optim.AdamW(parameters, o.LearningRate, 0.9, 0.95, weight_decay: o.WeightDecay);
+        bool resumed = step > 0;
+        if (resumed && File.Exists(OptimizerPath)) optimizer.load_py(OptimizerPath);
+        else if (resumed) log.WriteLine($"warning: no {OptimizerPath}; AdamW's moments start afresh");
+        using var evalData = Sequences(TrainingBoards.Batch(o.Seed + 7919, -1, o.EvalBoards), device);
+
+        log.WriteLine($"train: {parameters.Sum(p => p.NumberOfElements):N0} parameters on {device}, precision {o.Precision}, " +
+                      $"batch {o.Batch}, steps {o.Steps}, seed {o.Seed}{(resumed ? $", resuming at step {step}" : "")}");
+        if (!resumed) File.WriteAllText(CsvPath, "step,loss,lr,tokens_per_s,elapsed_s,eval_cell_acc,eval_board_acc\n");
+
+        var clock = Stopwatch.StartNew();
+        int startStep = step, perfectEvals = 0;
+        Accuracy? last = null;
+        double loss = double.NaN;
+        progress?.Report(new TrainingProgress(step, o.Steps, loss));
+        while (step < o.Steps)
+        {
+            double lr = LearningRate(step);
+            foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+            using (var scope = NewDisposeScope())
+            {
+                using var batch = Sequences(TrainingBoards.Batch(o.Seed, step, o.Batch), device);
+                var logits = model.forward(batch.narrow(1, 0, LifeGptCodec.SequenceLength - 1))
+                    .narrow(1, LifeGptCodec.PromptLength - 1, OutputPositions);
+                var targets = batch.narrow(1, LifeGptCodec.PromptLength, OutputPositions);
+                var lossTensor = F.cross_entropy(logits.to(ScalarType.Float32).reshape(-1, LifeGptShape.Vocab), targets.reshape(-1));
+                optimizer.zero_grad();
+                lossTensor.backward();
+                nn.utils.clip_grad_norm_(parameters, o.ClipNorm);
+                optimizer.step();
+                if ((step + 1) % o.LogEvery == 0 || step + 1 == o.Steps) loss = lossTensor.item<float>();   // the only sync
+            }
+            step++;
+
+            bool evaluate = step % o.EvalEvery == 0 || step == o.Steps;
+            if (evaluate) last = Evaluate(model, evalData);
+            if (step % o.LogEvery == 0 || evaluate)
+            {
+                double seconds = clock.Elapsed.TotalSeconds, perStep = seconds / (step - startStep);
+                double tokensPerSecond = o.Batch * (LifeGptCodec.SequenceLength - 1) / perStep;
+                string accuracy = evaluate ? $", held-out cells {last!.Cells:P3}, boards {last.Boards:P1}" : "";
+                log.WriteLine($"step {step,5}/{o.Steps}  loss {loss:F5}  lr {lr:E2}  {tokensPerSecond / 1e6:F2}M tok/s  " +
+                              $"{perStep * 1000:F0} ms/step  ETA {TimeSpan.FromSeconds(perStep * (o.Steps - step)):mm\\:ss}{accuracy}");
+                File.AppendAllText(CsvPath, string.Create(CultureInfo.InvariantCulture,
+                    $"{step},{loss},{lr},{tokensPerSecond:F0},{seconds:F1},{(evaluate ? last!.Cells : ""):F6},{(evaluate ? last!.Boards : ""):F6}\n"));
+            }
+            if (evaluate) perfectEvals = last!.Boards >= 1.0 ? perfectEvals + 1 : 0;
+            bool timeUp = clock.Elapsed.TotalMinutes >= o.MaxMinutes;
+            bool converged = o.StopAfterPerfectEvals > 0 && perfectEvals >= o.StopAfterPerfectEvals;
+            if (step % o.CheckpointEvery == 0 || step == o.Steps || timeUp || converged)
+                SaveCheckpoint(model, optimizer, step);
+            progress?.Report(new TrainingProgress(step, o.Steps, loss));
+            if (timeUp || converged)
+            {
+                log.WriteLine(converged ? $"stopping: held-out boards exact in {perfectEvals} evaluations in a row"
+                                        : $"stopping after {o.MaxMinutes} minutes; resume with the same --out");
+                break;
+            }
+        }
+        return new TrainResult(step, loss, last, clock.Elapsed, CheckpointPath);
+    }
+
+    /// <summary>Linear warm-up to the peak rate, then a cosine down to the floor at the last step (step Steps - 1).</summary>
+    public double LearningRate(int step)
+    {
+        if (step < o.WarmupSteps) return o.LearningRate * (step + 1) / o.WarmupSteps;
+        double cosineDone = Math.Min(1.0, (double)(step - o.WarmupSteps) / Math.Max(1, o.Steps - 1 - o.WarmupSteps));
+        return o.MinLearningRate + 0.5 * (o.LearningRate - o.MinLearningRate) * (1 + Math.Cos(Math.PI * cosineDone));
+    }
+
+    /// <summary>Teacher-forced accuracy: the argmax at every next-state cell given the true cells before it.</summary>
+    public static Accuracy Evaluate(LifeGpt model, Tensor sequences)
+    {
+        using var _ = inference_mode();
+        model.eval();
+        long cellsRight = 0, boardsRight = 0, boards = sequences.shape[0];
+        for (long start = 0; start < boards; start += 64)
+        {
+            using var scope = NewDisposeScope();
+            var batch = sequences.narrow(0, start, Math.Min(64, boards - start));
+            var predicted = model.forward(batch.narrow(1, 0, LifeGptCodec.CellsEnd - 1))
+                .narrow(1, LifeGptCodec.PromptLength - 1, Board.Cells).argmax(-1);
+            var right = predicted.eq(batch.narrow(1, LifeGptCodec.PromptLength, Board.Cells));
+            cellsRight += right.sum().item<long>();
+            boardsRight += right.all(1).sum().item<long>();
+        }
+        model.train();
+        return new Accuracy((double)cellsRight / (boards * Board.Cells), (double)boardsRight / boards);
+    }
+
+    /// <summary>Full training sequences [B, 2071] for boards and their exact next states.</summary>
+    private static Tensor Sequences(IReadOnlyList<Board> boards, Device device)
+        => LifeGptCodec.Sequences(boards, boards.Select(b => LifeRule.Step(b)).ToArray(), device);
+
+    private void SaveCheckpoint(LifeGpt model, optim.Optimizer optimizer, int step)
+    {
+        Checkpoint.Save(model, CheckpointPath, ScalarType.Float32);
+        ((TorchSharp.Modules.OptimizerHelper)optimizer).save_py(OptimizerPath);
+        File.WriteAllText(StatePath, JsonSerializer.Serialize(new TrainState(step, o.Seed)));
+    }
+
+    private sealed record TrainState(int Step, int Seed);
+}
+
+public sealed record Accuracy(double Cells, double Boards);
+
+/// <summary>Steps done of all; the loss last read back from the device (NaN before the first log line).</summary>
+public sealed record TrainingProgress(int Step, int Steps, double Loss);
+
+public sealed record TrainResult(int Steps, double Loss, Accuracy? HeldOut, TimeSpan Elapsed, string Checkpoint);
