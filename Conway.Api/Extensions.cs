@@ -14,6 +14,7 @@ public static class Extensions
     {
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = DescribeStatusCodePage);
         builder.Services.ConfigureHttpJsonOptions(options => UseStrictJson(options.SerializerOptions));
+        builder.Services.AddValidation();
         builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.AddApiSecurity();
         builder.Services.AddServingMetrics();

@@ -68,7 +68,7 @@ public static class PredictEndpoints
 
     public static Task<Results<Ok<PredictBatchResponse>, ProblemHttpResult>> PredictBatchAsync(HttpContext http, [AsParameters] PredictServices services) =>
         ServeAsync<PredictBatchRequest, PredictBatchResponse>(http, services,
-            (request, errors) => PredictionInput.From(request, services.Model.Value.MaxBoardsPerRequest, errors),
+            (request, errors) => PredictionInput.From(request, errors),
             (input, predictions, model, elapsedMs) => ToBatchResponse(input.Boards, predictions, input.Options.Strategy, model, elapsedMs),
             response => response.Results);
 
