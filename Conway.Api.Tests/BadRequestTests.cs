@@ -38,16 +38,16 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
         ["no board"] = Single(new { }, "$", "exactly one of 'board', 'rle' or 'cells'; got none"),
         ["null board"] = Raw("""{"board": null}""", "$", "got none"),
         ["board and rle"] = Single(new { board = GliderRows, rle = "bo$2bo$3o!" }, "$", "got 'board' and 'rle'"),
-        ["not JSON"] = Raw("board please", "$", "Not valid JSON: expected a value (an object, array, string, number, true, false or null). (line 1, byte 1)"),
-        ["truncated JSON"] = Raw("""{"board": [""", "board[0]", "open JSON object or array"),
-        ["trailing garbage"] = Raw("""{"board": []} x""", "$", "Not valid JSON: more follows the JSON value"),
-        ["board is a number"] = Raw("""{"board": 5}""", "board", "Expected an array. (line 1, byte 12)"),
+        ["not JSON"] = Raw("board please", "$", "Not valid JSON. (line 1, byte 1)"),
+        ["truncated JSON"] = Raw("""{"board": [""", "board[0]", "Not valid JSON. (line 1, byte 12)"),
+        ["trailing garbage"] = Raw("""{"board": []} x""", "$", "Not valid JSON. (line 1, byte 15)"),
+        ["board is a number"] = Raw("""{"board": 5}""", "board", "Expected an array; got a number. (line 1, byte 12)"),
         ["row is a number"] = Raw("""{"board": [1]}""", "board[0]", "Expected a string; got a number."),
         ["unknown field"] = Single(new { board = GliderRows, bored = true }, "$", "Unknown property; the properties here are 'board', 'rle', 'cells', 'strategy',"),
         ["field in wrong case"] = Single(new { Board = GliderRows }, "$", "Unknown property; the properties here are"),
         ["duplicate field"] = Raw("""{"rle": "o!", "rle": "o!"}""", "rle", "Given more than once; give each property once."),
         ["unknown strategy"] = Single(new { board = GliderRows, strategy = "fast" }, "strategy", "Expected \"speculative\" or \"autoregressive\"."),
-        ["strategy as integer"] = Single(new { board = GliderRows, strategy = 1 }, "strategy", "Expected \"speculative\" or \"autoregressive\"."),
+        ["strategy as integer"] = Single(new { board = GliderRows, strategy = 1 }, "strategy", "Expected \"speculative\" or \"autoregressive\"; got a number."),
         ["temperature too high"] = Single(new { board = GliderRows, temperature = 2.5 }, "temperature", "from 0 to 2; got 2.5"),
         ["negative temperature"] = Single(new { board = GliderRows, temperature = -0.1 }, "temperature", "from 0 to 2; got -0.1"),
         ["temperature as string"] = Single(new { board = GliderRows, temperature = "0.5" }, "temperature", "Expected a number; got a string."),
@@ -57,7 +57,7 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
         ["probabilities as string"] = Single(new { board = GliderRows, probabilities = "yes" }, "probabilities", "Expected true or false; got a string."),
         ["JSON null"] = Raw("null", "$", "JSON null"),
         ["empty body"] = Raw("", "$", "The body holds no JSON; send a JSON object."),
-        ["array body"] = Raw("[]", "$", "Expected an object."),
+        ["array body"] = Raw("[]", "$", "Expected an object; got an array."),
         ["invalid UTF-8"] = new("/predict", "application/json", [.. """{"rle": """u8, 0x22, 0xff, 0xfe, 0x22, (byte)'}'], HttpStatusCode.BadRequest, "rle", "The string is not valid UTF-8."),
         ["plain text"] = new("/predict", "text/plain", Encoding.UTF8.GetBytes("hello"), HttpStatusCode.UnsupportedMediaType, null, "got 'text/plain'"),
         ["no content type"] = new("/predict", null, JsonSerializer.SerializeToUtf8Bytes(new { board = GliderRows }), HttpStatusCode.UnsupportedMediaType, null, "no Content-Type"),
@@ -170,7 +170,7 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
         string text = await response.Content.ReadAsStringAsync();
         Assert.InRange(text.Length, 1, 2047);
         Assert.DoesNotContain("XXXXXXXX", text);
-        Assert.Equal("Not valid JSON: expected the literal true. (line 1, byte 10)", (string)problem["errors"]!["rle"]![0]!);
+        Assert.Equal("Not valid JSON. (line 1, byte 10)", (string)problem["errors"]!["rle"]![0]!);
     }
 
     [Fact]
@@ -243,6 +243,7 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.DoesNotContain(" at Conway.", text);
         Assert.DoesNotContain(".cs:line", text);
         Assert.DoesNotContain("/work/", text);
+        foreach (string dotnet in new[] { "Int32", "Int64", "Single", "Boolean", "System." }) Assert.DoesNotContain(dotnet, text);
         var problem = await BodyOf(response);
         Assert.Equal((int)status, (int)problem["status"]!);
         Assert.False(string.IsNullOrWhiteSpace((string?)problem["title"]));

@@ -14,6 +14,7 @@ public static class Extensions
     {
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = DescribeStatusCodePage);
         builder.Services.ConfigureHttpJsonOptions(options => UseStrictJson(options.SerializerOptions));
+        builder.Services.AddValidation();
         builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.AddApiSecurity();
         builder.Services.AddServingMetrics();
@@ -31,15 +32,9 @@ public static class Extensions
         app.UseApiSecurity();
     }
 
-    /// <summary>The OpenAPI document at /openapi/v1.json, and Swagger UI over it at /swagger.</summary>
+    /// <summary>The OpenAPI document at /openapi/v1.json (<see cref="OpenApiContract"/>), and Swagger UI over it at /swagger.</summary>
     public static void AddDefaultOpenApi(this IHostApplicationBuilder builder) =>
-        builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Info.Title = "Conway LifeGPT API";
-            document.Info.Description =
-                "Next states of Conway's Game of Life on a 32x32 torus, predicted by LifeGPT and checked against the exact rule.";
-            return Task.CompletedTask;
-        }));
+        builder.Services.AddOpenApi(OpenApiContract.Apply);
 
     /// <summary>With <see cref="AuthOptions.ProtectDocs"/>, both are behind the API key.</summary>
     public static void UseDefaultOpenApi(this WebApplication app)

@@ -1,9 +1,12 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.Validation;
 
 namespace Conway.Api.Contracts;
 
 /// <summary>A board to convert, given as exactly one of <c>board</c>, <c>rle</c> or <c>cells</c>.</summary>
-public sealed record PatternRequest
+[ValidatableType]
+public sealed record PatternRequest : IValidatableObject
 {
     /// <summary>32 rows of 32 characters, '0' (dead) or '1' (alive).</summary>
     public IReadOnlyList<string?>? Board { get; init; }
@@ -13,6 +16,8 @@ public sealed record PatternRequest
 
     /// <summary>A pattern in plaintext (.cells), placed with its top-left corner at cell (0, 0).</summary>
     public string? Cells { get; init; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) => BoardForms.Validate(Board, Rle, Cells);
 }
 
 /// <summary>A board on the 32x32 torus in the forms the API reads.</summary>

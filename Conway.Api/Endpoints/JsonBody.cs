@@ -10,7 +10,8 @@ namespace Conway.Api.Endpoints;
 /// Reads a request body as JSON without model binding, so that every failure is a problem detail the client can
 /// act on (and nothing is logged as an error): 415 unless the body is JSON, 413 past the size limit (checked on
 /// the bytes read too, not only on Content-Length), 400 for malformed or mistyped JSON naming the field and place
-/// (<see cref="JsonErrors"/>), never repeating what was sent.
+/// (<see cref="JsonErrors"/>) and for a body the framework's validation refuses (<see cref="RequestValidation"/>),
+/// never repeating what was sent.
 /// </summary>
 internal static class JsonBody
 {
@@ -35,7 +36,11 @@ internal static class JsonBody
 
         try
         {
-            return read.Buffer.Length > maxBytes ? (null, TooLarge(maxBytes)) : Deserialize<T>(read.Buffer, json);
+            if (read.Buffer.Length > maxBytes) return (null, TooLarge(maxBytes));
+            var (value, problem) = Deserialize<T>(read.Buffer, json);
+            if (problem is not null) return (null, problem);
+            var errors = await RequestValidation.ErrorsAsync(value!, request.HttpContext);
+            return errors.Count == 0 ? (value, null) : (null, Problems.Validation(errors));
         }
         finally
         {
@@ -46,16 +51,17 @@ internal static class JsonBody
     private static (T? Value, ProblemHttpResult? Problem) Deserialize<T>(ReadOnlySequence<byte> body, JsonSerializerOptions json) where T : class
     {
         var contract = (JsonTypeInfo<T>)json.GetTypeInfo(typeof(T));
+        ReadOnlySpan<byte> utf8 = body.IsSingleSegment ? body.FirstSpan : body.ToArray();
+        if (utf8.Trim(" \t\r\n"u8).IsEmpty) return (null, Problems.Validation(new() { ["$"] = [JsonErrors.NoJson] }));
         try
         {
-            ReadOnlySpan<byte> utf8 = body.IsSingleSegment ? body.FirstSpan : body.ToArray();
             return JsonSerializer.Deserialize(utf8, contract) is { } value
                 ? (value, null)
                 : (null, Problems.Validation(new() { ["$"] = ["The body is JSON null; send a JSON object."] }));
         }
         catch (JsonException e)
         {
-            var (field, message) = JsonErrors.Describe(e, contract);
+            var (field, message) = JsonErrors.Describe(e, contract, utf8);
             return (null, Problems.Validation(new() { [field] = [message] }));
         }
     }

@@ -2,153 +2,160 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
-using Conway.Decoding;
 
 namespace Conway.Api.Endpoints;
 
 /// <summary>
-/// What System.Text.Json found wrong with a request body, and where, without ever repeating the body: its messages
-/// quote the input (an invalid literal in full, however long) and name .NET types, so none of their text is passed
-/// on. Each failure is recognised by the fixed part of its message (never by the quoted input) and told in JSON
-/// terms; the field is the JSON path up to the first name the contract does not have; the place is line and byte.
+/// What is wrong with a request body that System.Text.Json could not read, told from where it failed (its JSON path,
+/// line and byte) and from the contract, never from the serializer's message: those quote the input and name .NET
+/// types. Malformed JSON is said to be so, at its place; JSON that does not fit the contract is described by what the
+/// contract expects there (its JSON kind) and what the body holds there.
 /// </summary>
 internal static partial class JsonErrors
 {
+    public const string NoJson = "The body holds no JSON; send a JSON object.";
+
     /// <summary>The <c>errors</c> key ("boards[2]"; "$" for the document itself) and what is wrong there.</summary>
-    public static (string Field, string Message) Describe(JsonException error, JsonTypeInfo contract)
+    public static (string Field, string Message) Describe(JsonException error, JsonTypeInfo contract, ReadOnlySpan<byte> body)
     {
-        var names = contract.Properties.Select(property => property.Name).ToList();
-        string what = error.InnerException is JsonException reader ? Syntax(reader.Message) : Content(error, names);
         string at = error.LineNumber is { } line
             ? string.Create(CultureInfo.InvariantCulture, $" (line {line + 1}, byte {error.BytePositionInLine + 1})")
             : "";
-        return (Field(error.Path, names), what + at);
+        var segments = Segments(error.Path);
+        var (known, type) = Walk(contract, segments);
+        string field = Field(segments, known);
+        if (error.InnerException is JsonException || !TryParse(body, out var document, out bool duplicate))
+            return (field, "Not valid JSON." + at);
+        using (document)
+        {
+            if (duplicate) return (field, "Given more than once; give each property once." + at);
+            if (known < segments.Count)
+                return (field, $"Unknown property; the properties here are {string.Join(", ", type.Properties.Select(property => $"'{property.Name}'"))} (camelCase, case-sensitive)." + at);
+            var value = Find(document!.RootElement, segments);
+            if (value?.ValueKind == JsonValueKind.String && type.Type == typeof(string)) return (field, "The string is not valid UTF-8." + at);
+            string got = value is { } sent && !Fits(sent.ValueKind, type.Type) && Kind(sent.ValueKind) is { } kind ? $"; got {kind}" : "";
+            return (field, $"Expected {Expected(type.Type)}{got}.{at}");
+        }
     }
+
+    /// <summary>The body as a document, and whether it gives a property twice; false when it is not JSON at all.</summary>
+    private static bool TryParse(ReadOnlySpan<byte> body, out JsonDocument? document, out bool duplicate)
+    {
+        duplicate = false;
+        document = null;
+        var reader = new Utf8JsonReader(body);
+        try
+        {
+            document = JsonDocument.ParseValue(ref reader);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+        // JSON that parses, but not when duplicates are refused, gives a property twice
+        try
+        {
+            using var _ = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { AllowDuplicateProperties = false });
+        }
+        catch (JsonException)
+        {
+            duplicate = true;
+        }
+        return true;
+    }
+
+    /// <summary>How far along <paramref name="segments"/> the contract goes (names it has, indexes into arrays), and its type there.</summary>
+    private static (int Known, JsonTypeInfo Type) Walk(JsonTypeInfo contract, IReadOnlyList<string> segments)
+    {
+        var type = contract;
+        for (int i = 0; i < segments.Count; i++)
+        {
+            JsonTypeInfo? next = segments[i].StartsWith('[')
+                ? type.ElementType is { } element ? type.Options.GetTypeInfo(element) : null
+                : type.Properties.FirstOrDefault(property => property.Name == segments[i]) is { } property ? type.Options.GetTypeInfo(property.PropertyType) : null;
+            if (next is null) return (i, type);
+            type = next;
+        }
+        return (segments.Count, type);
+    }
+
+    /// <summary>The value of <paramref name="root"/> at <paramref name="segments"/>, if it is there.</summary>
+    private static JsonElement? Find(JsonElement root, IReadOnlyList<string> segments)
+    {
+        var value = root;
+        foreach (string segment in segments)
+        {
+            if (segment.StartsWith('[') && value.ValueKind == JsonValueKind.Array && int.Parse(segment[1..^1], CultureInfo.InvariantCulture) is var index && index < value.GetArrayLength())
+                value = value[index];
+            else if (!segment.StartsWith('[') && value.ValueKind == JsonValueKind.Object && value.TryGetProperty(segment, out var property))
+                value = property;
+            else
+                return null;
+        }
+        return value;
+    }
+
+    /// <summary>The errors key of the first <paramref name="known"/> segments: "boards[2]"; "$" when none (an unknown name is the client's text).</summary>
+    private static string Field(IReadOnlyList<string> segments, int known) =>
+        known == 0 ? "$" : string.Concat(segments.Take(known).Select((segment, i) => i == 0 || segment.StartsWith('[') ? segment : "." + segment));
 
     /// <summary>
-    /// "$.boards[2]" -> "boards[2]", cut before the first segment that is not one of the contract's names or an
-    /// index (an unknown property's name is the client's text); "$" when nothing is left.
+    /// "$.boards[2].x" -> ["boards", "[2]", "x"]; a name written ['...'] (never one of ours) ends the list as
+    /// <see cref="Unreadable"/>, a name no contract has.
     /// </summary>
-    internal static string Field(string? path, IReadOnlyList<string> names)
+    private static List<string> Segments(string? path)
     {
-        if (path is null || !path.StartsWith('$')) return "$";
+        var segments = new List<string>();
+        if (path is null || !path.StartsWith('$')) return segments;
         int end = 1;
-        for (var segment = PathSegment().Match(path, 1); segment.Success && segment.Index == end; segment = segment.NextMatch())
+        for (var segment = PathSegment().Match(path, 1); segment.Success; segment = segment.NextMatch())
         {
-            if (segment.Groups["name"] is { Success: true } name && !names.Contains(name.Value)) break;
+            segments.Add(segment.Groups["name"] is { Success: true } name ? name.Value : segment.Value);
             end = segment.Index + segment.Length;
         }
-        return end == 1 ? "$" : path[1..end].TrimStart('.');
+        if (end < path.Length) segments.Add(Unreadable);
+        return segments;
     }
 
-    /// <summary>A failure of the JSON itself (the reader's): the message starts or ends with fixed text around the quoted input.</summary>
-    private static string Syntax(string message)
+    private const string Unreadable = "['']";
+
+    /// <summary>The JSON a value of <paramref name="type"/> is written as.</summary>
+    internal static string Expected(Type type) => Nullable.GetUnderlyingType(type) is { } underlying ? Expected(underlying) : type switch
     {
-        int location = message.LastIndexOf(" LineNumber: ", StringComparison.Ordinal);
-        if (location >= 0) message = message[..location];
-        foreach (var (text, atEnd, says) in SyntaxErrors)
-            if (atEnd ? message.EndsWith(text, StringComparison.Ordinal) : message.StartsWith(text, StringComparison.Ordinal))
-                return says;
-        return "Not valid JSON.";
-    }
-
-    private const string NotJson = "Not valid JSON: ";
-
-    /// <summary>System.Text.Json's reader messages, by the fixed text that ends (true) or starts (false) them.</summary>
-    private static readonly (string Text, bool AtEnd, string Says)[] SyntaxErrors =
-    [
-        ("' is an invalid JSON literal. Expected the literal 'true'.", true, NotJson + "expected the literal true."),
-        ("' is an invalid JSON literal. Expected the literal 'false'.", true, NotJson + "expected the literal false."),
-        ("' is an invalid JSON literal. Expected the literal 'null'.", true, NotJson + "expected the literal null."),
-        ("' is an invalid start of a value.", true, NotJson + "expected a value (an object, array, string, number, true, false or null)."),
-        ("' is invalid after a single JSON value. Expected end of data.", true, NotJson + "more follows the JSON value; send one JSON object."),
-        ("' is invalid after a value. Expected either ',', '}', or ']'.", true, NotJson + "expected ',', '}' or ']' after a value."),
-        ("' is invalid after a property name. Expected a ':'.", true, NotJson + "expected ':' after a property name."),
-        ("' is an invalid start of a property name. Expected a '\"'.", true, NotJson + "expected a property name in double quotes."),
-        ("' is invalid without a matching open.", true, NotJson + "a closing bracket or brace has no matching open one."),
-        ("' is an invalid escapable character within a JSON string. The string should be correctly escaped.", true, NotJson + "an invalid escape sequence in a string."),
-        ("' is not a hex digit following '\\u' within a JSON string. The string should be correctly escaped.", true, NotJson + "\\u must be followed by four hex digits."),
-        ("' is invalid within a JSON string. The string should be correctly escaped.", true, NotJson + "a control character in a string must be escaped."),
-        ("' is an invalid end of a number. Expected a delimiter.", true, NotJson + "a malformed number."),
-        ("' is an invalid end of a number. Expected 'E' or 'e'.", true, NotJson + "a malformed number."),
-        ("Expected a digit ('0'-'9').", true, NotJson + "a malformed number."),
-        ("Invalid leading zero", false, NotJson + "a malformed number (no leading zeros)."),
-        ("Expected a digit", false, NotJson + "the body ends inside a number."),
-        ("' is an invalid token type for the end of the JSON payload. Expected either 'EndArray' or 'EndObject'.", true, NotJson + "the body ends inside an open JSON object or array."),
-        ("Expected end of string", false, NotJson + "the body ends inside a string."),
-        ("Expected depth to be zero", false, NotJson + "the body ends inside an open JSON object or array."),
-        ("The input does not contain any", false, "The body holds no JSON; send a JSON object."),
-        ("Expected start of a property name or value", false, NotJson + "the body ends where a value was expected."),
-        ("Expected a value", false, NotJson + "the body ends where a value was expected."),
-        ("There is not enough data", false, NotJson + "the body ends inside an open JSON object or array."),
-        ("The JSON array contains a trailing comma", false, NotJson + "a trailing comma."),
-        ("The JSON object contains a trailing comma", false, NotJson + "a trailing comma."),
-        ("The maximum configured depth", false, "The JSON is nested too deeply."),
-    ];
-
-    /// <summary>A failure of what the JSON says (the serializer's): messages that start with fixed text.</summary>
-    private static string Content(JsonException error, IReadOnlyList<string> names)
-    {
-        string message = error.Message;
-        if (message.StartsWith(Unmapped, StringComparison.Ordinal))
-            return $"Unknown property; the properties here are {string.Join(", ", names.Select(name => $"'{name}'"))} (camelCase, case-sensitive).";
-        if (message.StartsWith("Duplicate property '", StringComparison.Ordinal)) return "Given more than once; give each property once.";
-        if (message.StartsWith(Unconvertible, StringComparison.Ordinal))
-        {
-            int end = message.IndexOf(". Path: ", StringComparison.Ordinal);
-            return Expected(message[Unconvertible.Length..(end >= 0 ? end : message.Length)], error.InnerException);
-        }
-        if (message.StartsWith("The JSON property name of length", StringComparison.Ordinal)) return "A property name is too long.";
-        if (message.StartsWith("The JSON value of length", StringComparison.Ordinal)) return "The value is too long.";
-        if (message.StartsWith("A possible object cycle", StringComparison.Ordinal)) return "The JSON is nested too deeply.";
-        if (message.Contains("doesn't allow", StringComparison.Ordinal)) return "Must not be null.";
-        return "The value is not valid here.";
-    }
-
-    private const string Unmapped = "The JSON property '";
-    private const string Unconvertible = "The JSON value could not be converted to ";
-
-    /// <summary>"Expected a string; got a number.": the contract's type in JSON terms, and the token the client sent when known.</summary>
-    private static string Expected(string type, Exception? inner)
-    {
-        if (inner is InvalidOperationException { Message: var transcoding } && transcoding.Contains("UTF-8", StringComparison.Ordinal))
-            return "The string is not valid UTF-8.";
-        string got = inner is InvalidOperationException && TokenType().Match(inner.Message) is { Success: true } token
-            ? TokenKind(token.Groups[1].Value) is { } kind ? $"; got {kind}" : ""
-            : "";
-        return $"Expected {JsonKind(type)}{got}.";
-    }
-
-    private static string JsonKind(string type) => type switch
-    {
-        _ when type.Contains(nameof(DecodeStrategy), StringComparison.Ordinal) =>
-            string.Join(" or ", Enum.GetNames<DecodeStrategy>().Select(name => $"\"{JsonNamingPolicy.CamelCase.ConvertName(name)}\"")),
-        _ when type.Contains("List", StringComparison.Ordinal) || type.EndsWith("[]", StringComparison.Ordinal) => "an array",
-        _ when type.Contains(nameof(Int32), StringComparison.Ordinal) => WholeNumber(int.MinValue, int.MaxValue),
-        _ when type.Contains(nameof(Int64), StringComparison.Ordinal) => WholeNumber(long.MinValue, long.MaxValue),
-        _ when type.Contains(nameof(Single), StringComparison.Ordinal) || type.Contains(nameof(Double), StringComparison.Ordinal) => "a number",
-        _ when type.Contains(nameof(Boolean), StringComparison.Ordinal) => "true or false",
-        _ when type.Contains(nameof(String), StringComparison.Ordinal) => "a string",
+        { IsEnum: true } => string.Join(" or ", Enum.GetNames(type).Select(name => $"\"{JsonNamingPolicy.CamelCase.ConvertName(name)}\"")),
+        _ when type == typeof(int) => WholeNumber(int.MinValue, int.MaxValue),
+        _ when type == typeof(long) => WholeNumber(long.MinValue, long.MaxValue),
+        _ when type == typeof(float) || type == typeof(double) => "a number",
+        _ when type == typeof(bool) => "true or false",
+        _ when type == typeof(string) => "a string",
+        _ when type.IsAssignableTo(typeof(System.Collections.IEnumerable)) => "an array",
         _ => "an object",
+    };
+
+    /// <summary>Whether a JSON value of <paramref name="kind"/> is what <paramref name="type"/> is written as (if not the right one of them).</summary>
+    private static bool Fits(JsonValueKind kind, Type type) => (Nullable.GetUnderlyingType(type) ?? type) switch
+    {
+        { IsEnum: true } => kind == JsonValueKind.String,
+        var t when t == typeof(int) || t == typeof(long) || t == typeof(float) || t == typeof(double) => kind == JsonValueKind.Number,
+        var t when t == typeof(bool) => kind is JsonValueKind.True or JsonValueKind.False,
+        var t when t == typeof(string) => kind == JsonValueKind.String,
+        var t when t.IsAssignableTo(typeof(System.Collections.IEnumerable)) => kind == JsonValueKind.Array,
+        _ => kind == JsonValueKind.Object,
     };
 
     private static string WholeNumber(long min, long max) => string.Create(CultureInfo.InvariantCulture, $"a whole number from {min} to {max}");
 
-    /// <summary>A <see cref="JsonTokenType"/> name in JSON terms; null for one a value cannot start with.</summary>
-    private static string? TokenKind(string tokenType) => tokenType switch
+    /// <summary>What a JSON value is, in the words of <see cref="Expected"/>.</summary>
+    private static string? Kind(JsonValueKind kind) => kind switch
     {
-        nameof(JsonTokenType.Number) => "a number",
-        nameof(JsonTokenType.String) => "a string",
-        nameof(JsonTokenType.True) => "true",
-        nameof(JsonTokenType.False) => "false",
-        nameof(JsonTokenType.Null) => "null",
-        nameof(JsonTokenType.StartArray) => "an array",
-        nameof(JsonTokenType.StartObject) => "an object",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.String => "a string",
+        JsonValueKind.True or JsonValueKind.False => "true or false",
+        JsonValueKind.Null => "null",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.Object => "an object",
         _ => null,
     };
-
-    [GeneratedRegex(@"^Cannot get the value of a token type '([A-Za-z]+)'")]
-    private static partial Regex TokenType();
 
     /// <summary>One segment of a System.Text.Json path: ".name" or "[index]" (names with other characters are written ['...']: never ours).</summary>
     [GeneratedRegex(@"\G(?:\.(?<name>[A-Za-z][A-Za-z0-9]*)(?=[.\[]|$)|\[\d+\])")]

@@ -43,10 +43,7 @@ public static class PatternEndpoints
     {
         var (request, problem) = await JsonBody.ReadAsync<PatternRequest>(
             http.Request, api.Value.MaxRequestBodyBytes, json.Value.SerializerOptions, http.RequestAborted);
-        if (problem is not null) return problem;
-        var errors = new Dictionary<string, string[]>();
-        var board = PredictionInput.ReadBoard(request!.Board, request.Rle, request.Cells, errors);
-        return board is null ? Problems.Validation(errors) : TypedResults.Ok(ToResponse(board));
+        return problem ?? (Results<Ok<PatternResponse>, ProblemHttpResult>)TypedResults.Ok(ToResponse(BoardForms.Read(request!.Board, request.Rle, request.Cells)));
     }
 
     private static PatternResponse ToResponse(Board board) => new(board.ToRows(), board.Population, PatternFormats.ToRle(board));

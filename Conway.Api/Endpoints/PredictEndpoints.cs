@@ -34,7 +34,6 @@ public static class PredictEndpoints
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout)
@@ -68,7 +67,7 @@ public static class PredictEndpoints
 
     public static Task<Results<Ok<PredictBatchResponse>, ProblemHttpResult>> PredictBatchAsync(HttpContext http, [AsParameters] PredictServices services) =>
         ServeAsync<PredictBatchRequest, PredictBatchResponse>(http, services,
-            (request, errors) => PredictionInput.From(request, services.Model.Value.MaxBoardsPerRequest, errors),
+            (request, errors) => PredictionInput.From(request, errors),
             (input, predictions, model, elapsedMs) => ToBatchResponse(input.Boards, predictions, input.Options.Strategy, model, elapsedMs),
             response => response.Results);
 

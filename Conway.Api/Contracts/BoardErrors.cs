@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Conway.Boards;
 
-namespace Conway.Api.Endpoints;
+namespace Conway.Api.Contracts;
 
 /// <summary>
 /// Why a board (rows, RLE or plaintext) does not parse, without repeating it: the parsers' messages quote what they

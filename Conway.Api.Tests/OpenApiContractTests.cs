@@ -1,0 +1,201 @@
+extern alias JsonEverything;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Conway.Api.Serving;
+using JsonEverything::Json.Schema;
+using static Conway.Api.Tests.Given;
+
+namespace Conway.Api.Tests;
+
+/// <summary>
+/// The served OpenAPI document is the contract: live responses of every documented status, made by real requests,
+/// validate against their operation's response schema and carry the headers it declares as required; the document's
+/// examples validate against their schemas, and its request examples are accepted.
+/// </summary>
+public sealed class OpenApiContractTests : IAsyncLifetime
+{
+    private const string Key = "contract-test-key-0123456789";
+
+    private readonly ApiFactory _api = new() { Settings = { ["Auth:ApiKeys:0"] = Key } };
+    private JsonNode _document = null!;
+    private HttpClient _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        _client = await _api.StartAsync();
+        _client.DefaultRequestHeaders.Add("X-Api-Key", Key);
+        _document = JsonNode.Parse(await _client.GetStringAsync("/openapi/v1.json"))!;
+    }
+
+    public async Task DisposeAsync() => await _api.DisposeAsync();
+
+    private static readonly string[] GliderRows = Glider.ToRows();
+
+    [Fact]
+    public async Task EveryDocumentedStatus_ProducedLive_MatchesItsResponseSchemaAndHeaders()
+    {
+        var checks = new (string Path, string Method, HttpStatusCode Status, Func<HttpClient, Task<HttpResponseMessage>> Send)[]
+        {
+            ("/predict", "post", HttpStatusCode.OK, client => client.PostAsync("/predict", Json(new { rle = "x = 3, y = 3\nbo$2bo$3o!", probabilities = true }))),
+            ("/predict", "post", HttpStatusCode.OK, client => client.PostAsync("/predict", Json(new { board = GliderRows, strategy = "autoregressive" }))),
+            ("/predict/batch", "post", HttpStatusCode.OK, client => client.PostAsync("/predict/batch", Json(new { boards = new[] { GliderRows, Blinker.ToRows() } }))),
+            ("/patterns", "get", HttpStatusCode.OK, client => client.GetAsync("/patterns")),
+            ("/patterns/convert", "post", HttpStatusCode.OK, client => client.PostAsync("/patterns/convert", Json(new { cells = ".O.\n..O\nOOO" }))),
+            ("/predict", "post", HttpStatusCode.BadRequest, client => client.PostAsync("/predict", Json(new { board = GliderRows, topK = 300 }))),
+            ("/predict", "post", HttpStatusCode.BadRequest, client => client.PostAsync("/predict", Json("""{"board": [1]}"""))),
+            ("/predict/batch", "post", HttpStatusCode.BadRequest, client => client.PostAsync("/predict/batch", Json(new { boards = Array.Empty<string[]>() }))),
+            ("/patterns/convert", "post", HttpStatusCode.BadRequest, client => client.PostAsync("/patterns/convert", Json("{}"))),
+            ("/predict", "post", HttpStatusCode.Unauthorized, client => Unkeyed(client, "/predict")),
+            ("/predict/batch", "post", HttpStatusCode.Unauthorized, client => Unkeyed(client, "/predict/batch")),
+            ("/predict", "post", HttpStatusCode.RequestEntityTooLarge, client => client.PostAsync("/predict", Bytes(new byte[70_000], "application/json"))),
+            ("/patterns/convert", "post", HttpStatusCode.RequestEntityTooLarge, client => client.PostAsync("/patterns/convert", Bytes(new byte[70_000], "application/json"))),
+            ("/predict/batch", "post", HttpStatusCode.UnsupportedMediaType, client => client.PostAsync("/predict/batch", Bytes("x"u8.ToArray(), "text/plain"))),
+            ("/patterns/convert", "post", HttpStatusCode.UnsupportedMediaType, client => client.PostAsync("/patterns/convert", Bytes("x"u8.ToArray(), "text/plain"))),
+            ("/predict", "post", HttpStatusCode.GatewayTimeout, async client =>
+            {
+                _api.Predictor.Delay = TimeSpan.FromMilliseconds(500);
+                try { return await client.PostAsync("/predict", Json(new { board = GliderRows, deadlineMs = 50 })); }
+                finally { _api.Predictor.Delay = TimeSpan.Zero; }
+            }),
+        };
+
+        foreach (var (path, method, status, send) in checks)
+        {
+            var response = await send(_client);
+            Assert.True(status == response.StatusCode, $"{method} {path}: expected {(int)status}, got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            await AssertMatches(response, Response(path, method, status), $"{method} {path} {(int)status}");
+        }
+    }
+
+    [Fact]
+    public async Task TooManyBoards_429_MatchesItsResponseSchemaAndHeaders()
+    {
+        await using var limited = new ApiFactory { Settings = { ["RateLimit:PermitsPerSecond"] = "1", ["RateLimit:Burst"] = "1" } };
+        var client = await limited.StartAsync();
+        var document = JsonNode.Parse(await client.GetStringAsync("/openapi/v1.json"))!;
+
+        HttpResponseMessage response;
+        do response = await client.PostAsync("/predict", Json(new { board = GliderRows }));
+        while (response.StatusCode == HttpStatusCode.OK);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        await AssertMatches(response, Response(document, "/predict", "post", response.StatusCode), "post /predict 429", document);
+    }
+
+    [Fact]
+    public async Task NoModel_503_MatchesItsResponseSchemaAndHeaders()
+    {
+        await using var broken = new ApiFactory { LoadModel = (_, _) => throw new InvalidOperationException("no model in this test") };
+        var client = broken.CreateClient();
+        var document = JsonNode.Parse(await client.GetStringAsync("/openapi/v1.json"))!;
+
+        var response = await client.PostAsync("/predict", Json(new { board = GliderRows }));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        await AssertMatches(response, Response(document, "/predict", "post", response.StatusCode), "post /predict 503", document);
+    }
+
+    [Fact]
+    public async Task RoutingProblems_404And405_MatchTheProblemDetailsSchema()
+    {
+        var problem = _document["components"]!["schemas"]!["ProblemDetails"]!;
+        foreach (var response in new[] { await _client.GetAsync("/nope"), await _client.GetAsync("/predict") })
+        {
+            Assert.True(response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed);
+            AssertValid(_document, new JsonObject { ["$ref"] = "#/components/schemas/ProblemDetails" }, JsonNode.Parse(await response.Content.ReadAsStringAsync()), $"{(int)response.StatusCode}");
+        }
+        Assert.NotNull(problem["properties"]!["requestId"]);
+    }
+
+    [Fact]
+    public async Task DocumentExamples_ValidateAgainstTheirSchemas_AndRequestExamplesAreAccepted()
+    {
+        int examples = 0;
+        foreach (var (path, item) in _document["paths"]!.AsObject())
+            foreach (var (method, operation) in item!.AsObject())
+            {
+                foreach (var (status, response) in operation!["responses"]!.AsObject())
+                    foreach (var (_, media) in response!["content"]?.AsObject() ?? [])
+                        if (media!["example"] is { } example)
+                        {
+                            AssertValid(_document, media["schema"]!, example, $"{method} {path} {status} example");
+                            examples++;
+                        }
+                if (operation["requestBody"]?["content"]?["application/json"] is { } body && body["example"] is { } request)
+                {
+                    AssertValid(_document, body["schema"]!, request, $"{method} {path} request example");
+                    var answer = await _client.PostAsync(path, Json(request.ToJsonString()));
+                    Assert.True(answer.StatusCode == HttpStatusCode.OK, $"{method} {path} request example: {(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
+                    examples++;
+                }
+            }
+        Assert.True(examples >= 4, $"only {examples} examples in the document");
+    }
+
+    [Fact]
+    public void SchemaThatDisagreesWithTheBody_FailsValidation()
+    {
+        var schema = new JsonObject { ["$ref"] = "#/components/schemas/PredictRequest" };
+
+        Assert.False(Evaluate(_document, schema, JsonNode.Parse("""{"board": ["0"]}""")).IsValid);
+        Assert.False(Evaluate(_document, schema, JsonNode.Parse("""{"rle": "o!", "topK": 257}""")).IsValid);
+        Assert.False(Evaluate(_document, new JsonObject { ["$ref"] = "#/components/schemas/ProblemDetails" },
+            JsonNode.Parse("""{"title": "x", "status": 400, "detail": "d", "requestId": "r", "traceId": "t", "extra": 1}""")).IsValid);
+        Assert.True(Evaluate(_document, schema, JsonNode.Parse("""{"rle": "o!", "topK": 256}""")).IsValid);
+    }
+
+    private static Task<HttpResponseMessage> Unkeyed(HttpClient client, string path)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Json(new { board = GliderRows }) };
+        request.Headers.Add("X-Api-Key", "a-wrong-key-but-long-enough");
+        return client.SendAsync(request);
+    }
+
+    private JsonNode Response(string path, string method, HttpStatusCode status) => Response(_document, path, method, status);
+
+    private static JsonNode Response(JsonNode document, string path, string method, HttpStatusCode status) =>
+        document["paths"]![path]![method]!["responses"]![((int)status).ToString()]
+        ?? throw new Xunit.Sdk.XunitException($"{method} {path} does not document {(int)status}");
+
+    private Task AssertMatches(HttpResponseMessage response, JsonNode documented, string what) => AssertMatches(response, documented, what, _document);
+
+    private static async Task AssertMatches(HttpResponseMessage response, JsonNode documented, string what, JsonNode document)
+    {
+        string media = response.Content.Headers.ContentType?.MediaType ?? "";
+        var schema = documented["content"]?[media]?["schema"] ?? throw new Xunit.Sdk.XunitException($"{what}: no schema for {media}");
+        AssertValid(document, schema, JsonNode.Parse(await response.Content.ReadAsStringAsync()), what);
+        foreach (var (name, header) in documented["headers"]?.AsObject() ?? [])
+        {
+            var declared = Resolve(document, header!);
+            if ((bool?)declared["required"] == true)
+                Assert.True(response.Headers.Contains(name) || response.Content.Headers.Contains(name), $"{what}: no {name} header");
+        }
+    }
+
+    private static JsonNode Resolve(JsonNode document, JsonNode node) =>
+        node["$ref"] is { } reference
+            ? ((string)reference!).TrimStart('#', '/').Split('/').Aggregate(document, (at, segment) => at[segment.Replace("~1", "/").Replace("~0", "~")]!)
+            : node;
+
+    private static void AssertValid(JsonNode document, JsonNode schema, JsonNode? body, string what)
+    {
+        var results = Evaluate(document, schema, body);
+        Assert.True(results.IsValid, $"{what}: the body does not match the documented schema: " +
+            string.Join("; ", (results.Details ?? []).Where(detail => detail.Errors is { Count: > 0 })
+                .SelectMany(detail => detail.Errors!.Select(error => $"{detail.InstanceLocation} {error.Key}: {error.Value}"))) + $" -- body: {body?.ToJsonString()}");
+    }
+
+    /// <summary>The OpenAPI schema as JSON Schema 2020-12, with the document's component schemas as its $defs.</summary>
+    private static EvaluationResults Evaluate(JsonNode document, JsonNode schema, JsonNode? body)
+    {
+        var root = new JsonObject
+        {
+            ["$schema"] = "https://json-schema.org/draft/2020-12/schema",
+            ["$defs"] = document["components"]!["schemas"]!.DeepClone(),
+            ["allOf"] = new JsonArray(schema.DeepClone()),
+        };
+        var json = JsonSchema.FromText(root.ToJsonString().Replace("#/components/schemas/", "#/$defs/", StringComparison.Ordinal));
+        return json.Evaluate(body, new EvaluationOptions { OutputFormat = OutputFormat.List });
+    }
+}
