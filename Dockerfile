@@ -28,7 +28,7 @@ RUN TORCH=$([ "$BACKEND" = cuda ] && echo cuda-linux || echo cpu) \
  && dotnet publish Conway.Api/Conway.Api.csproj -c Release --no-restore -p:TorchBackend=$TORCH -o /app
 
 FROM ${RUNTIME_IMAGE} AS runtime-cpu
-# a CPU pass needs about 0.2 GB per board (float32 KV cache and activations): keep passes modest
+# a CPU pass needs about 0.1 GB per board (float32 KV cache and activations): keep passes modest
 ENV Model__BoardsPerPass=4
 
 FROM ${RUNTIME_IMAGE} AS aspnet

@@ -35,6 +35,7 @@ public sealed class ConfigurationTests
     [InlineData("Model:Devices", "gpu", "Model:Devices is 'auto' or a comma-separated list")]
     [InlineData("Model:Devices", "cpu,,cpu", "Model:Devices is 'auto' or a comma-separated list")]
     [InlineData("Model:SelfTestPatterns", "glider, gosper-gun", "unknown: 'gosper-gun'")]
+    [InlineData("Model:Precision", "fp16", "Model:Precision is auto, bf16 or fp32")]
     [InlineData("Model:Breaker:BreakSeconds", "0.1", "BreakSeconds")]
     [InlineData("Model:MaxDeadlineMs", "-1", "MaxDeadlineMs")]
     [InlineData("Model:ShutdownDelaySeconds", "-1", "ShutdownDelaySeconds")]

@@ -23,6 +23,14 @@ public sealed class ModelOptions : IValidatableObject
     public string Devices { get; set; } = "auto";
 
     /// <summary>
+    /// The compute precision: <c>auto</c> (bf16 on CUDA, float32 - the reference library's - on the CPU), <c>bf16</c> or
+    /// <c>fp32</c>. On a CPU with bf16 instructions (AVX-512 BF16 or AMX) bf16 about halves the time of a pass; its greedy
+    /// outputs were the float32 ones on all 2,000 boards of the eval set (docs/PERFORMANCE.md, "bf16 on the CPU").
+    /// </summary>
+    [Required, RegularExpression("^(auto|bf16|fp32)$", ErrorMessage = "Model:Precision is auto, bf16 or fp32.")]
+    public string Precision { get; set; } = "auto";
+
+    /// <summary>
     /// Most boards the model decodes in one pass (its memory peak; a batch runs as several passes). 0 or unset: 4 on
     /// CPU workers (short passes: a cancelled or timed-out batch stops within a layer of one), 256 on CUDA. A board needs
     /// about 0.1 GB at the peak of a CPU pass (float32) and about 0.05 GB on a GPU (bf16): a speculative pass keeps no

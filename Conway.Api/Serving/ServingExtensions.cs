@@ -33,5 +33,5 @@ public static class ServingExtensions
 
     /// <summary>The real model: <see cref="ModelOptions.Path"/> loaded onto <paramref name="device"/>.</summary>
     public static IBoardPredictor LoadLifeGpt(ModelOptions options, string device) =>
-        LifeGptPredictor.Load(options.Path, device, options.BoardsPerPass);
+        LifeGptPredictor.Load(options.Path, device, options.BoardsPerPass, options.Precision);
 }

@@ -15,15 +15,7 @@ public static class DecodingChoices
     public static DecodeStrategy Strategy(string name) => name == "autoregressive" ? DecodeStrategy.Autoregressive : DecodeStrategy.Speculative;
 
     public static Option<string> Precision() =>
-        CliOptions.Choice("--precision", "auto", "compute precision: auto (bf16 on CUDA, fp32 on the CPU), bf16 or fp32", ["auto", "bf16", "fp32"]);
-
-    /// <summary>The compute dtype for --precision; null: the predictor's default for the device.</summary>
-    public static torch.ScalarType? ScalarType(string precision) => precision switch
-    {
-        "bf16" => torch.ScalarType.BFloat16,
-        "fp32" => torch.ScalarType.Float32,
-        _ => null,
-    };
+        CliOptions.Choice("--precision", "auto", "compute precision: auto (bf16 on CUDA, fp32 on the CPU), bf16 or fp32", [.. LifeGptPredictor.Precisions]);
 
     /// <summary>The model file (relative paths looked up from the current folder upwards); a usage error if absent.</summary>
     public static string RequireModel(string path) =>

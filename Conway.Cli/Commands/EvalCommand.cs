@@ -88,9 +88,9 @@ public static class EvalCommand
             .. s.SkipPatterns ? [] : EvalCases.Patterns(s.Generations),
             .. paper10 is null ? [] : EvalCases.Paper(paper10),
         ];
-        // on the CPU a batch of 16 full-sequence passes takes over 20 GB (attention scores and the KV cache): 4 fits
+        // on the CPU, the service's CPU default (Model:BoardsPerPass 4): about 0.1 GB a board at a pass's peak
         int batch = s.Batch > 0 ? s.Batch : target.type == DeviceType.CUDA ? 256 : 4;
-        using var predictor = LifeGptPredictor.Load(modelPath, s.Device, batch, DecodingChoices.ScalarType(s.Precision));
+        using var predictor = LifeGptPredictor.Load(modelPath, s.Device, batch, s.Precision);
         var info = predictor.Info;
         error.WriteLine($"eval: {info.Path} ({info.Sha256[..12]}) on {info.Device}, {info.DType}, loaded in {info.LoadTime.TotalSeconds:F1} s; " +
                         $"{cases.Length} boards to grade, {(paper250 is null ? "no rollouts" : $"{paper250.Trajectories.Count} rollouts of {rolloutSteps} steps")}, batches of {predictor.MaxBatch}");

@@ -10,6 +10,12 @@ namespace Conway.Model.Tests.Conformance;
 /// </summary>
 public sealed class ConformanceFixture : IDisposable
 {
+    /// <summary>
+    /// How far P(alive) may lie from the reference library's: the port's worst difference on the four boards is ~1e-5
+    /// (float32 on this CPU, summed in another order); a tenth of a percent would hide a real error.
+    /// </summary>
+    public const float PAliveTolerance = 1e-4f;
+
     public static string CheckpointPath => SharedData.Path("data", "conformance", "lifegpt-xt1.27.21-undertrained.pt");
 
     public ConformanceFixture()

@@ -32,7 +32,7 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
             Assert.Equal(expected.Reference.ToCells(), predictions[i].Next.ToCells());
             var pAlive = predictions[i].PAlive!;
             float worst = pAlive.Select((p, cell) => Math.Abs(p - expected.PAlive[cell])).Max();
-            Assert.True(worst <= 2e-3f, $"board {i}: P(alive) differs from the reference by up to {worst}");
+            Assert.True(worst <= ConformanceFixture.PAliveTolerance, $"board {i}: P(alive) differs from the reference by up to {worst}");
         }
     }
 
@@ -70,7 +70,7 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
             var expected = fx.Cases[i];
             Assert.Equal(expected.Reference.ToCells(), predictions[i].Next.ToCells());
             float worst = predictions[i].PAlive!.Select((p, cell) => Math.Abs(p - expected.PAlive[cell])).Max();
-            Assert.True(worst <= 2e-3f, $"board {i}: P(alive) differs from the reference by up to {worst}");
+            Assert.True(worst <= ConformanceFixture.PAliveTolerance, $"board {i}: P(alive) differs from the reference by up to {worst}");
             Assert.Equal(Math.Min(unbounded[i].Passes!.Value, maxPasses), predictions[i].Passes);
             if (unbounded[i].Passes > maxPasses) Assert.InRange(predictions[i].PlainCells!.Value, 1, Board.Cells - 1);
             else Assert.Equal(0, predictions[i].PlainCells);
@@ -90,7 +90,7 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
         {
             Assert.Equal(fx.Cases[i].Reference.ToCells(), predictions[i].Next.ToCells());
             float worst = predictions[i].PAlive!.Select((p, cell) => Math.Abs(p - fx.Cases[i].PAlive[cell])).Max();
-            Assert.True(worst <= 2e-3f, $"board {i}: P(alive) differs from the reference by up to {worst}");
+            Assert.True(worst <= ConformanceFixture.PAliveTolerance, $"board {i}: P(alive) differs from the reference by up to {worst}");
         }
         Assert.Contains(predictions, p => p.PlainCells is > 0 and <= Board.Cells - 1);
     }

@@ -22,6 +22,9 @@ public sealed class LifeGptPredictor : IBoardPredictor
         Info = info;
     }
 
+    /// <summary>The compute precisions <see cref="Load"/> takes: auto (bf16 on CUDA, float32 on the CPU), bf16, fp32.</summary>
+    public static IReadOnlyList<string> Precisions { get; } = ["auto", "bf16", "fp32"];
+
     public ModelInfo Info { get; }
     public int MaxBatch { get; }
     public LifeGpt Model { get; }
@@ -29,17 +32,23 @@ public sealed class LifeGptPredictor : IBoardPredictor
     /// <summary>
     /// Loads a checkpoint onto a device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available). On CUDA the
     /// weights and KV cache are bfloat16; on the CPU float32 (the reference precision), unless
-    /// <paramref name="dtype"/> says otherwise.
+    /// <paramref name="precision"/> (one of <see cref="Precisions"/>) says otherwise.
     /// </summary>
-    public static LifeGptPredictor Load(string path, string device = "auto", int maxBatch = 0, ScalarType? dtype = null)
+    public static LifeGptPredictor Load(string path, string device = "auto", int maxBatch = 0, string precision = "auto")
     {
         var clock = Stopwatch.StartNew();
         var target = ResolveDevice(device);
-        dtype ??= target.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
+        var dtype = precision switch
+        {
+            "bf16" => ScalarType.BFloat16,
+            "fp32" => ScalarType.Float32,
+            "auto" => target.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32,
+            _ => throw new ArgumentException($"precision is {string.Join(", ", Precisions)}, not '{precision}'", nameof(precision)),
+        };
 
         var model = new LifeGpt();
         string stored = Checkpoint.Load(model, path).ToString();
-        model.MoveTo(target, dtype.Value);
+        model.MoveTo(target, dtype);
         model.eval();
 
         long parameters = model.parameters().Sum(p => p.NumberOfElements);
