@@ -22,7 +22,8 @@ public class DensityBandsTests
     public void Summarize_scores_all_ten_bands_and_leaves_empty_ones_without_rates()
     {
         GradedBoard Graded(double density, int wrong) =>
-            new(new EvalCase(EvalSet.Random, "#", 0, density, Board.Empty, Board.Empty), wrong);
+            new(new EvalCase(EvalSet.Random, "#", 0, density, Board.Empty, Board.Empty),
+                Board.FromCells(new string('1', wrong) + new string('0', Board.Cells - wrong)));   // `wrong` cells off the empty truth
 
         var bands = DensityBands.Summarize([Graded(0.05, 0), Graded(0.07, 2), Graded(0.55, 0), Graded(0.98, 1024)]);
 
