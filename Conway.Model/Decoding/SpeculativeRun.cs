@@ -27,7 +27,7 @@ namespace Conway.Decoding;
 /// </summary>
 internal sealed class SpeculativeRun : IDisposable
 {
-    private readonly FusedLifeGpt _model;
+    private readonly LifeGpt _model;
     private readonly CellSampler _sampler;
     private readonly Tensor? _uniforms;
     private readonly bool _cellsOnly;
@@ -39,7 +39,7 @@ internal sealed class SpeculativeRun : IDisposable
     private KvCache? _cache;
     private int _start;                                         // the first position the next pass feeds
 
-    public SpeculativeRun(FusedLifeGpt model, IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
+    public SpeculativeRun(LifeGpt model, IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
         bool withProbabilities, bool cellsOnly)
     {
         (_model, _sampler, _uniforms, _cellsOnly) = (model, sampler, uniforms, cellsOnly);
@@ -65,7 +65,7 @@ internal sealed class SpeculativeRun : IDisposable
         var rows = Rows();
         var sequences = _tokens.index_select(0, rows);
         // logits at position p predict cell p - 1044: those of cells from..1023
-        var logits = _model.Forward(sequences.narrow(1, _start, LifeGptCodec.CellsEnd - 1 - _start), _start, _cache,
+        var logits = _model.Pass(sequences.narrow(1, _start, LifeGptCodec.CellsEnd - 1 - _start), _start, _cache,
             LifeGptCodec.PromptLength - 1 + from - _start, _cellsOnly, cancellation);
         var drafted = sequences.narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
         var choices = _sampler.Choose(logits, _uniforms?.index_select(0, rows).narrow(1, from, Board.Cells - from));
@@ -110,7 +110,7 @@ internal sealed class SpeculativeRun : IDisposable
         // the logits of cell `from` come from the position of cell from - 1 (every unfinished board has settled one)
         int last = LifeGptCodec.PromptLength + from - 1;
         var cache = _cache!;                                         // every pass that leaves boards unfinished keeps one
-        var logits = _model.Forward(sequences.narrow(1, _start, last + 1 - _start), _start, cache, last - _start, _cellsOnly, cancellation);
+        var logits = _model.Pass(sequences.narrow(1, _start, last + 1 - _start), _start, cache, last - _start, _cellsOnly, cancellation);
         for (int i = 0; i < count; i++)
         {
             cancellation.ThrowIfCancellationRequested();
