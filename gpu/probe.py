@@ -1,5 +1,5 @@
 # Kernel-level probe of Conway's decoding on the GPU machine (its PyTorch 2.11 runs the same libtorch kernels that
-# TorchSharp calls). It mirrors FusedLifeGpt with random weights of the real shapes, op for op, in two versions:
+# TorchSharp calls). It mirrors LifeGpt's decoding path (Pass, Step) with random weights of the real shapes, op for op, in two versions:
 # "before" (commit 94e78dd) and "now", and prints where a speculative pass spends its device time and what one plain
 # decode step costs on the GPU alone (CUDA-graph replay, no host overhead). docs/PERFORMANCE.md quotes its output.
 # There: python3 gpu/probe.py [pass] [step]
@@ -9,7 +9,7 @@ from torch.profiler import profile, ProfilerActivity
 
 dev, dt = "cuda", torch.bfloat16
 D, H, DH, FF, LAYERS, T, ROT = 256, 8, 64, 1024, 12, 2071, 32
-TP = (T + 7) // 8 * 8                    # the cache's padded length (KvCache.Length)
+TP = (T + 7) // 8 * 8                    # the cache's padded length (Attention.PaddedContext)
 PROMPT, PASS = 1045, 2068
 torch.manual_seed(0)
 
@@ -94,7 +94,7 @@ def pass_before(tokens, cache):                          # one speculative pass,
     return F.linear(norm(x[:, PROMPT - 1:], fnorm), cell)
 
 
-def pass_now(tokens):                                    # FusedLifeGpt.Forward from 0 without a cache
+def pass_now(tokens):                                    # LifeGpt.Pass from 0 without a cache
     b, n = tokens.shape
     x = emb.index_select(0, tokens.reshape(-1))
     cos, sin = COS[:n].unsqueeze(1), SIN[:n].unsqueeze(1)

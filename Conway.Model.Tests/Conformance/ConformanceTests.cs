@@ -100,22 +100,24 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
     [InlineData(true)]    // CUDA's block-diagonal step attention, here in fp32
     public void Cached_decoding_gives_the_logits_of_one_uncached_forward_pass(bool blockDiagonalSteps)
     {
+        using var predictor = LifeGptPredictor.Load(ConformanceFixture.CheckpointPath, "cpu");   // its own: the step form is set below
+        var model = predictor.Model;
+        model.PrepareForDecoding(blockDiagonalSteps);
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
         var boards = fx.Initial.Take(2).ToArray();
         var cells = LifeGptCodec.CellTokens(fx.Cases.Take(2).Select(c => c.Reference).ToArray(), CPU);
         var sequence = cat([LifeGptCodec.Prompts(boards, CPU), cells], 1);          // [2, 2069]
-        var uncached = fx.Predictor.Model.forward(sequence)                          // the module, no cache
+        var uncached = model.forward(sequence)                                       // training's forward, no cache
             .narrow(1, LifeGptCodec.PromptLength - 1, Board.Cells);
 
-        using var fused = new FusedLifeGpt(fx.Predictor.Model, blockDiagonalSteps);  // the decoding path
-        using var cache = new KvCache(2, ScalarType.Float32, CPU);
-        var pieces = new List<Tensor> { fused.Forward(sequence.narrow(1, 0, LifeGptCodec.PromptLength), 0, cache, LifeGptCodec.PromptLength - 1, cellsOnly: false) };
+        using var cache = new KvCache(2, ScalarType.Float32, CPU);                   // decoding's pass and steps
+        var pieces = new List<Tensor> { model.Pass(sequence.narrow(1, 0, LifeGptCodec.PromptLength), 0, cache, LifeGptCodec.PromptLength - 1, cellsOnly: false) };
         const int steps = 40;                                                        // one token at a time ...
         for (int i = 0; i < steps; i++)
-            pieces.Add(fused.Step(sequence.select(1, LifeGptCodec.PromptLength + i), LifeGptCodec.PromptLength + i, cache, cellsOnly: false));
+            pieces.Add(model.Step(sequence.select(1, LifeGptCodec.PromptLength + i), LifeGptCodec.PromptLength + i, cache, cellsOnly: false));
         int rest = Board.Cells - 1 - steps;                                          // ... then one chunk at an offset
-        pieces.Add(fused.Forward(sequence.narrow(1, LifeGptCodec.PromptLength + steps, rest), LifeGptCodec.PromptLength + steps, cache, 0, cellsOnly: false));
+        pieces.Add(model.Pass(sequence.narrow(1, LifeGptCodec.PromptLength + steps, rest), LifeGptCodec.PromptLength + steps, cache, 0, cellsOnly: false));
         var cached = cat(pieces, 1);
 
         Assert.Equal(uncached.shape, cached.shape);

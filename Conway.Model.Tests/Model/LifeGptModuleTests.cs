@@ -40,4 +40,35 @@ public sealed class LifeGptModuleTests
         Assert.Equal(new long[] { 1, 8, 256 }, logits.shape);
         Assert.Equal(ScalarType.BFloat16, logits.dtype);
     }
+
+    [Fact]
+    public void Decoding_layouts_are_derived_from_the_parameters_not_added_to_the_state()
+    {
+        using var model = new LifeGpt();
+        var keys = model.state_dict().Keys.Order().ToArray();
+        long parameters = model.parameters().Sum(p => p.NumberOfElements);
+
+        model.PrepareForDecoding();
+
+        Assert.Equal(keys, model.state_dict().Keys.Order().ToArray());
+        Assert.Equal(parameters, model.parameters().Sum(p => p.NumberOfElements));
+    }
+
+    [Fact]
+    public void Decoding_derives_its_layouts_again_after_the_weights_are_cast()
+    {
+        using var model = new LifeGpt();
+        using var _ = inference_mode();
+        var tokens = randint(0, LifeGptShape.Vocab, [2, 8], dtype: ScalarType.Int64);
+        Assert.Equal(ScalarType.Float32, model.Pass(tokens, 0, null, 0, cellsOnly: false).dtype);   // derived from float32
+
+        model.MoveTo(CPU, ScalarType.BFloat16);
+
+        var decoded = model.Pass(tokens, 0, null, 0, cellsOnly: false);
+        Assert.Equal(ScalarType.BFloat16, decoded.dtype);
+        var expected = model.forward(tokens);
+        float scale = expected.to(ScalarType.Float32).abs().max().item<float>();
+        Assert.True((decoded - expected).to(ScalarType.Float32).abs().max().item<float>() < 0.05f * scale,
+            "the pass after the cast does not compute the bf16 module's logits");
+    }
 }

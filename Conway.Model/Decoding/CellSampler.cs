@@ -8,7 +8,7 @@ namespace Conway.Decoding;
 
 /// <summary>
 /// Turns logits [B, L, 256] into cells on the device (no host synchronisation). Greedy decoding also takes logits
-/// [B, L, 2] holding only the columns of '0' and '1' (see <see cref="FusedLifeGpt"/>).
+/// [B, L, 2] holding only the columns of '0' and '1' (see <see cref="LifeGpt.Pass"/>).
 /// <para>
 /// Sampling is driven by one uniform number per cell of each board, drawn up front from that board's own random
 /// stream (<see cref="Uniforms"/>): cell j is alive exactly when u[j] &lt; P(alive | the token is a cell). Plain

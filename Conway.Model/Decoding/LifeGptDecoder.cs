@@ -11,7 +11,7 @@ namespace Conway.Decoding;
 /// larger of the two logits (the reference's argmax over all 256 whenever that is a cell, as it is for any
 /// trained model), sampling draws from the model's temperature/top-k distribution conditioned on a cell.
 /// </summary>
-public sealed class LifeGptDecoder(FusedLifeGpt model)
+public sealed class LifeGptDecoder(LifeGpt model)
 {
     /// <summary>
     /// Decodes a batch. <paramref name="cancellation"/> is checked between decode steps (plain) and between the layers
@@ -43,7 +43,7 @@ public sealed class LifeGptDecoder(FusedLifeGpt model)
         var cells = empty(batch, Board.Cells, ScalarType.Int64, model.Device);
         var pAlive = withProbabilities ? empty(batch, Board.Cells, ScalarType.Float32, model.Device) : null;
 
-        var logits = model.Forward(LifeGptCodec.Prompts(boards, model.Device), 0, cache, LifeGptCodec.PromptLength - 1, cellsOnly, cancellation);
+        var logits = model.Pass(LifeGptCodec.Prompts(boards, model.Device), 0, cache, LifeGptCodec.PromptLength - 1, cellsOnly, cancellation);
         for (int i = 0; i < Board.Cells; i++)
         {
             cancellation.ThrowIfCancellationRequested();                   // host-side: costs no synchronisation

@@ -10,14 +10,12 @@ namespace Conway.Decoding;
 /// <summary>The LifeGPT model loaded from a checkpoint, predicting in batches of at most <see cref="MaxBatch"/> boards.</summary>
 public sealed class LifeGptPredictor : IBoardPredictor
 {
-    private readonly FusedLifeGpt _fused;
     private readonly LifeGptDecoder _decoder;
 
     private LifeGptPredictor(LifeGpt model, int maxBatch, ModelInfo info)
     {
         Model = model;
-        _fused = new FusedLifeGpt(model);
-        _decoder = new LifeGptDecoder(_fused);
+        _decoder = new LifeGptDecoder(model);
         MaxBatch = maxBatch;
         Info = info;
     }
@@ -50,6 +48,7 @@ public sealed class LifeGptPredictor : IBoardPredictor
         string stored = Checkpoint.Load(model, path).ToString();
         model.MoveTo(target, dtype);
         model.eval();
+        model.PrepareForDecoding();
 
         long parameters = model.parameters().Sum(p => p.NumberOfElements);
         // the KV cache is 12 blocks x K,V x [8, 2071, 64] per board: ~51 MB in bf16, ~102 MB in float32
@@ -79,9 +78,5 @@ public sealed class LifeGptPredictor : IBoardPredictor
         return new Device(name);
     }
 
-    public void Dispose()
-    {
-        _fused.Dispose();
-        Model.Dispose();
-    }
+    public void Dispose() => Model.Dispose();
 }

@@ -72,20 +72,3 @@ public sealed record Prediction(Board Next, float[]? PAlive)
 
 /// <summary>What is loaded: for logs, /healthz and the X-Model-Version header.</summary>
 public sealed record ModelInfo(string Path, string Sha256, long Parameters, string DType, string Device, TimeSpan LoadTime);
-
-/// <summary>
-/// Predicts next states for a batch of boards. Implementations are not thread-safe: the serving layer calls one
-/// from a single dedicated thread (TorchSharp dispose scopes and inference mode are thread-local).
-/// </summary>
-public interface IBoardPredictor : IDisposable
-{
-    ModelInfo Info { get; }
-
-    /// <summary>
-    /// Predicts the batch, stopping at the implementation's next cancellation point once <paramref name="cancellation"/>
-    /// fires (throwing <see cref="OperationCanceledException"/>); the model's are between decode steps and passes.
-    /// </summary>
-    IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation);
-
-    IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options) => Predict(boards, options, CancellationToken.None);
-}

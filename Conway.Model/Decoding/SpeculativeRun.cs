@@ -43,7 +43,7 @@ namespace Conway.Decoding;
 /// </summary>
 internal sealed class SpeculativeRun : IDisposable
 {
-    private readonly FusedLifeGpt _model;
+    private readonly LifeGpt _model;
     private readonly CellSampler _sampler;
     private readonly Tensor? _uniforms;
     private readonly bool _cellsOnly, _reuseCache;
@@ -60,7 +60,7 @@ internal sealed class SpeculativeRun : IDisposable
     /// <summary>Plain steps taken to time a step, when the rent-or-buy check first needs the price of plain decoding.</summary>
     public const int ProbeSteps = 8;
 
-    public SpeculativeRun(FusedLifeGpt model, IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
+    public SpeculativeRun(LifeGpt model, IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
         bool withProbabilities, bool cellsOnly, bool reuseCache)
     {
         (_model, _sampler, _uniforms, _cellsOnly, _reuseCache) = (model, sampler, uniforms, cellsOnly, reuseCache);
@@ -87,7 +87,7 @@ internal sealed class SpeculativeRun : IDisposable
         var rows = Rows();
         var sequences = _tokens.index_select(0, rows);
         // logits at position p predict cell p - 1044: those of cells from..1023
-        var logits = _model.Forward(sequences.narrow(1, _start, LifeGptCodec.CellsEnd - 1 - _start), _start, _cache,
+        var logits = _model.Pass(sequences.narrow(1, _start, LifeGptCodec.CellsEnd - 1 - _start), _start, _cache,
             LifeGptCodec.PromptLength - 1 + from - _start, _cellsOnly, cancellation);
         var drafted = sequences.narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
         var choices = _sampler.Choose(logits, _uniforms?.index_select(0, rows).narrow(1, from, Board.Cells - from));
@@ -144,7 +144,7 @@ internal sealed class SpeculativeRun : IDisposable
         // the logits of cell `from` come from the position of cell from - 1 (every unfinished board has settled one)
         int last = LifeGptCodec.PromptLength + from - 1;
         var cache = _cache ??= new KvCache(_active.Count, _model.Dtype, _model.Device);   // then _start is 0: built here
-        var logits = _model.Forward(sequences.narrow(1, _start, last + 1 - _start), _start, cache, last - _start, _cellsOnly, cancellation);
+        var logits = _model.Pass(sequences.narrow(1, _start, last + 1 - _start), _start, cache, last - _start, _cellsOnly, cancellation);
         Synchronize();
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < count; i++)

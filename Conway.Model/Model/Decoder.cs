@@ -1,0 +1,128 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Conway.Model;
+
+/// <summary>
+/// 24 pre-norm residual blocks, rotary positions, a final LayerNorm. <see cref="forward"/> is training's; decoding runs
+/// the same blocks as 12 attention + feed-forward pairs over a key/value cache: <see cref="Pass"/> over many positions,
+/// <see cref="Step"/> over one.
+/// </summary>
+public sealed class Decoder : nn.Module
+{
+    private const int Pairs = LifeGptShape.Blocks / 2;                     // attention (even layer) + feed-forward (odd)
+
+    public readonly ModuleList<Layer> layers;
+    public readonly RotaryEmbedding rotary_pos_emb;
+    public readonly LayerNorm final_norm;
+
+    private readonly DerivedTensors _derived = new();
+    private DecodingTables? _decoding;
+
+    internal Decoder(Autocast autocast) : base(nameof(Decoder))
+    {
+        layers = nn.ModuleList(Enumerable.Range(0, LifeGptShape.Blocks)
+            .Select(i => new Layer(i % 2 == 0 ? new Attention(autocast) : new FeedForward(autocast))).ToArray());
+        rotary_pos_emb = new RotaryEmbedding();
+        final_norm = Layer.NoBiasLayerNorm();
+        RegisterComponents();
+    }
+
+    public Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var (cos, sin) = rotary_pos_emb.Tables(0, (int)x.shape[1]);
+        foreach (var layer in layers)
+        {
+            var normed = layer.Norm.forward(x);                       // x = x + block(LayerNorm(x))
+            var y = layer.Block switch
+            {
+                Attention a => a.forward(normed, cos, sin),
+                FeedForward f => f.forward(normed),
+                _ => throw new InvalidOperationException(),
+            };
+            x = x.add(y, Scalars.One);                                   // add(y) would make its alpha 1 unheld: see Scalars
+        }
+        return final_norm.forward(x).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Decoding's pass of the blocks over x [B*L, 256] (updated in place) at positions start..start+L-1; returns the
+    /// final norm [B, L - logitsFrom, 256] of positions logitsFrom.. in the caller's dispose scope.
+    /// </summary>
+    internal Tensor Pass(Tensor x, long b, long l, int start, IReadOnlyList<IAttentionCache>? cache, int logitsFrom, CancellationToken cancellation)
+    {
+        var d = Decoding;
+        var cos = d.PassCos.narrow(0, start, l);
+        var sin = d.PassSin.narrow(0, start, l);
+        for (int i = 0; i < Pairs; i++)
+        {
+            // one scope per layer, x updated in place: a layer's intermediates are freed before the next layer runs
+            // (one scope for the whole pass held all 12 layers' at once: 124 GB at 256 boards, out of memory at 512)
+            cancellation.ThrowIfCancellationRequested();
+            using var layerScope = NewDisposeScope();
+            Layer attentionLayer = layers[2 * i], feedForwardLayer = layers[2 * i + 1];
+            var attention = (Attention)attentionLayer.Block;
+            var o = attention.AttendPass(attentionLayer.Normalize(x), b, l, cos, sin, cache?[i], start);
+            if (i == Pairs - 1 && logitsFrom > 0)
+            {
+                // the last block feeds only the logits: its output projection and feed-forward need only their positions
+                // (in a speculative pass, the 1,024 cells of 2,068 positions: ~2.5% of the pass)
+                o = o.narrow(2, logitsFrom, l - logitsFrom);
+                x = x.view(b, l, LifeGptShape.Dim).narrow(1, logitsFrom, l - logitsFrom).reshape(-1, LifeGptShape.Dim).MoveToOuterDisposeScope();
+                (l, logitsFrom) = (l - logitsFrom, 0);
+            }
+            attention.AddPassOutput(x, o, b, l);
+            ((FeedForward)feedForwardLayer.Block).AddTo(x, feedForwardLayer.Normalize(x));
+        }
+        return Layer.Normalize(x.view(b, l, LifeGptShape.Dim).narrow(1, logitsFrom, l - logitsFrom), d.FinalNorm);
+    }
+
+    /// <summary>Decoding's step of the blocks over x [B, 256], one token per sequence at <paramref name="position"/>; returns the final norm [B, 256].</summary>
+    internal Tensor Step(Tensor x, long b, int position, IReadOnlyList<IAttentionCache> cache)
+    {
+        var d = Decoding;
+        int attended = Attention.PaddedLength(position + 1);
+        var mask = d.StepMask[position].narrow(0, 0, attended).view(1, 1, attended);             // 0 up to position, -inf after
+        var rotation = d.StepRotations[position];                                                  // [3, 64, 64]
+        for (int i = 0; i < Pairs; i++)
+        {
+            Layer attentionLayer = layers[2 * i], feedForwardLayer = layers[2 * i + 1];
+            x = ((Attention)attentionLayer.Block).Step(x, attentionLayer.Normalize(x), b, rotation, cache[i], position, attended, mask, d.HeadBlocks);
+            x = ((FeedForward)feedForwardLayer.Block).AddTo(x, feedForwardLayer.Normalize(x));
+        }
+        return Layer.Normalize(x, d.FinalNorm);
+    }
+
+    /// <summary>
+    /// Derives the decoding layouts of every layer, and the tables all attention blocks share: the rotary cos/sin in the
+    /// weights' dtype [2071, 1, 32] for passes, each position's step rotations (<see cref="Attention.StepRotations"/>),
+    /// the step mask, and for block-diagonal steps the head blocks.
+    /// </summary>
+    internal void PrepareForDecoding(ScalarType dtype, Device device, bool blockDiagonalSteps)
+    {
+        _derived.Clear();
+        var headBlocks = blockDiagonalSteps ? _derived.Own(Attention.HeadBlocks(dtype, device)) : null;
+        foreach (var layer in layers) layer.PrepareForDecoding(headBlocks);
+        var (cos, sin) = rotary_pos_emb.Tables(0, LifeGptShape.Context);                          // float32 [2071, 32]
+        _decoding = new DecodingTables(
+            FinalNorm: _derived.Own(final_norm.weight!),
+            PassCos: _derived.Own(cos.to(dtype).unsqueeze(1)),
+            PassSin: _derived.Own(sin.to(dtype).unsqueeze(1)),
+            StepRotations: _derived.Own(Attention.StepRotations(rotary_pos_emb, dtype)),
+            StepMask: _derived.Own(Attention.StepMask(dtype, device)),
+            HeadBlocks: headBlocks);
+    }
+
+    private DecodingTables Decoding => _decoding ?? throw new InvalidOperationException("LifeGpt.PrepareForDecoding derives the decoding layouts first");
+
+    protected override void Dispose(bool disposing)
+    {
+        _derived.Dispose();
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Derived, not state: see <see cref="PrepareForDecoding"/>.</summary>
+    private sealed record DecodingTables(Tensor FinalNorm, Tensor PassCos, Tensor PassSin, Tensor StepRotations, Tensor StepMask, Tensor? HeadBlocks);
+}

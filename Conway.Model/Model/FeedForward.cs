@@ -1,0 +1,55 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Conway.Model;
+
+/// <summary>
+/// Linear(256 -> 1024, bias), exact GELU, Linear(1024 -> 256, bias): keys ff.0.0 and ff.2. <see cref="forward"/> is
+/// training's; decoding adds the block's output to the residual in place (<see cref="AddTo"/>).
+/// </summary>
+public sealed class FeedForward : nn.Module
+{
+    private readonly Linear _in, _out;
+    private readonly Autocast _autocast;
+    private readonly DerivedTensors _derived = new();
+    private DecodingLayout? _decoding;
+
+    internal FeedForward(Autocast autocast) : base(nameof(FeedForward))
+    {
+        _autocast = autocast;
+        _in = nn.Linear(LifeGptShape.Dim, LifeGptShape.FfDim, hasBias: true);
+        _out = nn.Linear(LifeGptShape.FfDim, LifeGptShape.Dim, hasBias: true);
+        // the reference's nn.Sequential(nn.Sequential(Linear, GELU), Dropout, Linear), registered by hand for its keys
+        register_module("ff", nn.Sequential(nn.Sequential(_in, nn.GELU()), nn.Dropout(0.0), _out));
+    }
+
+    // The two Linear fields are already registered inside "ff".
+    protected override void RegisterComponents() { }
+
+    public Tensor forward(Tensor x) => _autocast.Linear(_out, F.gelu(_autocast.Linear(_in, x)));   // exact (erf) GELU
+
+    /// <summary>Decoding: the residual x [N, 256] += this block's output for its normed inputs [N, 256], in place; returns x.</summary>
+    internal Tensor AddTo(Tensor x, Tensor normed)
+    {
+        var d = _decoding ?? throw new InvalidOperationException("LifeGpt.PrepareForDecoding derives the decoding layouts first");
+        var hidden = F.linear(normed, d.In, d.InBias).gelu_();                              // exact (erf) GELU
+        return x.add_(F.linear(hidden, d.Out, d.OutBias), Scalars.One);
+    }
+
+    /// <summary>Decoding's weights: the parameters themselves, detached (views: nothing is copied).</summary>
+    internal void PrepareForDecoding()
+    {
+        _derived.Clear();
+        _decoding = new DecodingLayout(_derived.Own(_in.weight!), _derived.Own(_in.bias!), _derived.Own(_out.weight!), _derived.Own(_out.bias!));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        _derived.Dispose();
+        base.Dispose(disposing);
+    }
+
+    private sealed record DecodingLayout(Tensor In, Tensor InBias, Tensor Out, Tensor OutBias);
+}
