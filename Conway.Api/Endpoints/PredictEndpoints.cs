@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
 using Conway.Api.Contracts;
+using Conway.Api.Http;
 using Conway.Api.Security;
 using Conway.Api.Serving;
 using Conway.Boards;
