@@ -15,7 +15,7 @@ namespace Conway.Api.Endpoints;
 
 /// <summary>What the prediction endpoints need from DI.</summary>
 public sealed record PredictServices(
-    ModelWorker Worker, ServingMetrics Metrics, ClientBoardLimiter Limiter, IOptions<ModelOptions> Model, IOptions<ApiOptions> Api,
+    ModelHost Worker, ServingMetrics Metrics, ClientBoardLimiter Limiter, IOptions<ModelOptions> Model, IOptions<ApiOptions> Api,
     IOptions<JsonOptions> Json);
 
 public static class PredictEndpoints
