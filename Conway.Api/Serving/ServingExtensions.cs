@@ -9,7 +9,8 @@ public static class ServingExtensions
     public const string ReadyTag = "ready";
 
     /// <summary>
-    /// The model host and its options (section "Model"), the resilience pipeline around the predictor, the readiness check, the host's
+    /// The model host and its options (section "Model"), the resilience pipeline around the predictor, the
+    /// <see cref="PredictionService"/> that the endpoints call, the readiness check, the host's
     /// shutdown timeout (<see cref="ModelOptions.ShutdownTimeout"/>: delay + drain + margin) and the
     /// <see cref="PredictorFactory"/>.
     /// </summary>
@@ -27,6 +28,7 @@ public static class ServingExtensions
         services.AddSingleton<ThroughputEstimate>();
         services.AddSingleton<ModelHost>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
+        services.AddSingleton<PredictionService>();
         services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ReadyTag]);
         return services;
     }
