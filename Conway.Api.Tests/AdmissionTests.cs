@@ -49,12 +49,12 @@ public sealed class AdmissionTests
             await Eventually(() => api.Predictor.Calls.Count == 1, "one request holds the model");
             var expiring = Enumerable.Range(0, 2).Select(_ =>
                 client.PostAsync("/predict", Json(new { board = Blinker.ToRows(), deadlineMs = 300 }))).ToList();
-            await Eventually(() => api.Worker.QueuedBoards == 2, "the queue's two boards are taken");
+            await Eventually(() => api.ModelHost.QueuedBoards == 2, "the queue's two boards are taken");
 
             Assert.All(await Task.WhenAll(expiring), response => Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode));
-            Assert.Equal(0, api.Worker.QueuedBoards);                                       // gone at their deadline, not at the model
+            Assert.Equal(0, api.ModelHost.QueuedBoards);                                       // gone at their deadline, not at the model
             var admitted = client.PostAsync("/predict", Json(new { board = Block.ToRows() }));
-            await Eventually(() => api.Worker.QueuedBoards == 1, "a new request takes a freed board");
+            await Eventually(() => api.ModelHost.QueuedBoards == 1, "a new request takes a freed board");
             gate.Set();
             Assert.Equal(HttpStatusCode.OK, (await admitted).StatusCode);
             Assert.Equal(HttpStatusCode.OK, (await held).StatusCode);

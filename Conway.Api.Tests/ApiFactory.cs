@@ -26,7 +26,7 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
 
     public CapturedLogs Logs { get; } = new();
 
-    public ModelWorker Worker => Services.GetRequiredService<ModelWorker>();
+    public ModelHost ModelHost => Services.GetRequiredService<ModelHost>();
 
     /// <summary>Serve on a real Kestrel socket on 127.0.0.1 (an ephemeral port) instead of the in-memory test server.</summary>
     public ApiFactory OnLoopback()
@@ -47,7 +47,7 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
     public async Task<HttpClient> StartAsync(int seconds = 10)
     {
         var client = CreateClient();
-        await Given.Eventually(() => Worker.Devices is { Count: > 0 } devices && devices.All(device => device.State == ModelState.Ready), "every device is ready", seconds);
+        await Given.Eventually(() => ModelHost.Devices is { Count: > 0 } devices && devices.All(device => device.State == ModelState.Ready), "every device is ready", seconds);
         Predictor.Calls.Clear();
         return client;
     }

@@ -70,7 +70,7 @@ public sealed class CpuAdmissionTests(ITestOutputHelper output)
         using var leave = new CancellationTokenSource();
         var huge = client.PostAsync("/predict/batch",
             Json(new { boards = Enumerable.Range(0, 256).Select(i => Boards[i % Boards.Length].ToRows()), deadlineMs = 3_600_000 }), leave.Token);
-        await Eventually(() => api.Worker.QueuedBoards > 0 || huge.IsCompleted, "the huge request is queued", 60);
+        await Eventually(() => api.ModelHost.QueuedBoards > 0 || huge.IsCompleted, "the huge request is queued", 60);
         if (huge.IsCompleted) Assert.Fail($"the huge request was answered at once: {(await huge).StatusCode} {await (await huge).Content.ReadAsStringAsync()}");
 
         var latencies = new List<double>();
@@ -82,7 +82,7 @@ public sealed class CpuAdmissionTests(ITestOutputHelper output)
         }
         await leave.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => huge);
-        await Eventually(() => api.Worker.QueuedBoards == 0, "the huge request has left the queue", 5);
+        await Eventually(() => api.ModelHost.QueuedBoards == 0, "the huge request has left the queue", 5);
         await Eventually(() => api.Logs.AtLeast(LogLevel.Information).Any(entry => entry.Message.StartsWith("Stopped a batch of")),
             "the batch of the request that left is stopped", 30);
         output.WriteLine($"single boards beside 256: {string.Join(", ", latencies.Select(s => s.ToString("F1")))} s");

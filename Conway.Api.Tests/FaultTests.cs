@@ -37,14 +37,14 @@ public sealed class FaultTests
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/live")).StatusCode);
 
         api.Predictor.Fault = _ => null;
-        await Eventually(() => api.Worker.Devices[0].State == ModelState.Ready && !IsOpen(api), "the break has passed");
+        await Eventually(() => api.ModelHost.Devices[0].State == ModelState.Ready && !IsOpen(api), "the break has passed");
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/ready")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/predict", Json(new { board = Glider.ToRows() }))).StatusCode);
         var ready = await BodyOf(await client.GetAsync("/healthz/ready"));
         Assert.Equal("closed", (string)ready["checks"]!["model"]!["data"]!["circuit"]!);
     }
 
-    private static bool IsOpen(ApiFactory api) => api.Services.GetRequiredService<InferenceEngine>().OpenFor > TimeSpan.Zero;
+    private static bool IsOpen(ApiFactory api) => api.Services.GetRequiredService<PredictorResilience>().OpenFor > TimeSpan.Zero;
 
     [Fact]
     public async Task OutOfMemory_RetriesTheBatchSplitInHalves_UntilItFits()

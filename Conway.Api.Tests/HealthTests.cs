@@ -31,7 +31,7 @@ public sealed class HealthTests
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/live")).StatusCode);
 
             loading.Set();
-            await Eventually(() => api.Worker.State == ModelState.Ready, "the model is loaded");
+            await Eventually(() => api.ModelHost.State == ModelState.Ready, "the model is loaded");
 
             var ready = await client.GetAsync("/healthz/ready");
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
@@ -79,7 +79,7 @@ public sealed class HealthTests
     {
         await using var api = new ApiFactory { LoadModel = (_, _) => throw new FileNotFoundException("No checkpoint at /models/missing.pt") };
         var client = api.CreateClient();
-        await Eventually(() => api.Worker.State == ModelState.Failed, "the load has failed");
+        await Eventually(() => api.ModelHost.State == ModelState.Failed, "the load has failed");
 
         var ready = await client.GetAsync("/healthz/ready");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
@@ -98,7 +98,7 @@ public sealed class HealthTests
     {
         await using var api = new ApiFactory();
         api.CreateClient();
-        await Eventually(() => api.Worker.State == ModelState.Ready, "the model is loaded");
+        await Eventually(() => api.ModelHost.State == ModelState.Ready, "the model is loaded");
 
         var loaded = Assert.Single(api.Logs.AtLeast(LogLevel.Information), entry => entry.Message.StartsWith("Loaded model"));
         Assert.Contains(api.Predictor.Info.Path, loaded.Message);
@@ -112,7 +112,7 @@ public sealed class HealthTests
         var predictor = new RulePredictor { Step = board => board.Equals(Patterns.Named["toad"]) ? board : LifeRule.Step(board) };
         await using var api = new ApiFactory { Predictor = predictor, Settings = { ["Model:SelfTestPatterns"] = "all" } };
         var client = api.CreateClient();
-        await Eventually(() => api.Worker.State == ModelState.Failed, "the self-test has failed");
+        await Eventually(() => api.ModelHost.State == ModelState.Failed, "the self-test has failed");
 
         var ready = await client.GetAsync("/healthz/ready");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
@@ -128,10 +128,10 @@ public sealed class HealthTests
     {
         await using var api = new ApiFactory { Settings = { ["Model:SelfTestPatterns"] = "glider, pulsar" } };
         api.CreateClient();
-        await Eventually(() => api.Worker.State == ModelState.Ready, "the model is ready");
+        await Eventually(() => api.ModelHost.State == ModelState.Ready, "the model is ready");
 
         Assert.Equal([Patterns.Named["glider"], Patterns.Named["pulsar"]], Assert.Single(api.Predictor.Calls).Boards);
-        var device = Assert.Single(api.Worker.Devices);
+        var device = Assert.Single(api.ModelHost.Devices);
         Assert.NotNull(device.WarmUpMs);
     }
 

@@ -124,7 +124,7 @@ public sealed partial class ObservabilityTests
     }
 
     [Fact]
-    public async Task Logs_CarryTheRequestId_InTheirScopeAndInTheModelWorkersFailureLog()
+    public async Task Logs_CarryTheRequestId_InTheirScopeAndInTheModelHostsFailureLog()
     {
         await using var api = new ApiFactory();
         var client = await api.StartAsync();
@@ -135,7 +135,7 @@ public sealed partial class ObservabilityTests
         Assert.Equal(HttpStatusCode.InternalServerError, (await client.SendAsync(request)).StatusCode);
 
         var errors = api.Logs.AtLeast(LogLevel.Error).ToList();
-        Assert.Contains(errors, entry => entry.Category.EndsWith("ModelWorker") && entry.Message.Contains("trace-me-7"));
+        Assert.Contains(errors, entry => entry.Category.EndsWith("ModelHost") && entry.Message.Contains("trace-me-7"));
         Assert.Contains(errors, entry => entry.Category.Contains("ExceptionHandler") && Equals(entry.Scopes.GetValueOrDefault("RequestId"), "trace-me-7"));
     }
 

@@ -13,7 +13,7 @@ namespace Conway.Api.Tests;
 /// A real model whose samples vary: the reference library's under-trained checkpoint (shared/data/conformance, not
 /// exact, so served without a self-test) on one CPU worker, on Kestrel, with a batching window long enough that
 /// requests sent together share a batch. Its predictor can be made to run out of memory on batches of more than one
-/// board, so the inference engine splits them.
+/// board, so the resilience pipeline (PredictorResilience) splits them.
 /// </summary>
 public sealed class UncertainModelServer : IAsyncLifetime
 {

@@ -4,7 +4,7 @@ using static Conway.Api.Tests.Given;
 
 namespace Conway.Api.Tests;
 
-/// <summary>The model workers: batching, grouping by options, devices, back-pressure, deadlines and cancellation.</summary>
+/// <summary>The model host and its device workers: batching, grouping by options, devices, back-pressure, deadlines and cancellation.</summary>
 public sealed class ServingTests
 {
     [Fact]
@@ -36,7 +36,7 @@ public sealed class ServingTests
                 client.PostAsync("/predict", Json(new { board = Block.ToRows() })),
                 client.PostAsync("/predict", Json(new { board = Glider.ToRows(), temperature = 0.5, seed = 7 })),
             };
-            await Eventually(() => api.Worker.QueueLength == 4, "four requests are queued");
+            await Eventually(() => api.ModelHost.QueueLength == 4, "four requests are queued");
             gate.Set();
 
             Assert.All(await Task.WhenAll([first, .. queued]), response => Assert.Equal(HttpStatusCode.OK, response.StatusCode));
@@ -70,7 +70,7 @@ public sealed class ServingTests
             Settings = { ["Model:Devices"] = "cpu, cpu", ["Model:MaxWaitMs"] = "0", ["Model:MaxBatchBoards"] = "1" },
         };
         var client = await api.StartAsync();
-        Assert.Equal(2, api.Worker.Devices.Count);
+        Assert.Equal(2, api.ModelHost.Devices.Count);
         Assert.Equal(2, loadedOn.Select(load => load.Thread).Distinct().Count());
         Assert.All(loadedOn, load => Assert.Equal("cpu", load.Device));
         predictor.Gate = gate;
@@ -140,7 +140,7 @@ public sealed class ServingTests
             using var abort = new CancellationTokenSource();
             var abandoned = client.PostAsync("/predict", Json(new { board = Blinker.ToRows() }), abort.Token);
             var kept = client.PostAsync("/predict", Json(new { board = Block.ToRows() }));
-            await Eventually(() => api.Worker.QueueLength == 2, "two requests are queued");
+            await Eventually(() => api.ModelHost.QueueLength == 2, "two requests are queued");
 
             abort.Cancel();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
@@ -195,7 +195,7 @@ public sealed class ServingTests
             Assert.Contains("deadline of 200 ms passed", (string)(await BodyOf(expired))["detail"]!);
             gate.Set();
             Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
-            await Eventually(() => api.Worker.QueueLength == 0, "the queue is empty");
+            await Eventually(() => api.ModelHost.QueueLength == 0, "the queue is empty");
             Assert.DoesNotContain(api.Predictor.Calls, call => call.Boards.Contains(Blinker));
         }
         finally

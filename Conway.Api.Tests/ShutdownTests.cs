@@ -34,11 +34,11 @@ public sealed class ShutdownTests
         try
         {
             var admitted = Enumerable.Range(0, 3).Select(_ => client.PostAsync("/predict", Json(new { board = Glider.ToRows() }))).ToList();
-            await Eventually(() => api.Predictor.Calls.Count == 1 && api.Worker.QueueLength == 2, "one request is in the model and two are queued");
+            await Eventually(() => api.Predictor.Calls.Count == 1 && api.ModelHost.QueueLength == 2, "one request is in the model and two are queued");
 
             // what ApplicationStopping (SIGTERM) triggers; the Kestrel tests below stop the whole host (the in-memory
             // test server does not wait for responses still being written when the host is disposed)
-            api.Worker.StopAdmitting();
+            api.ModelHost.StopAdmitting();
 
             var ready = await client.GetAsync("/healthz/ready");
             Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
@@ -104,7 +104,7 @@ public sealed class ShutdownTests
             using var client = api.CreateLoopbackClient();
             api.Predictor.Delay = TimeSpan.FromMilliseconds(100);
             var inFlight = Enumerable.Range(0, 10).Select(_ => client.PostAsync("/predict", Json(new { board = Glider.ToRows() }))).ToList();
-            await Eventually(() => api.Predictor.Calls.Count + api.Worker.QueueLength == 10, "all ten requests are admitted");
+            await Eventually(() => api.Predictor.Calls.Count + api.ModelHost.QueueLength == 10, "all ten requests are admitted");
 
             await api.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -136,7 +136,7 @@ public sealed class ShutdownTests
             using var client = api.CreateLoopbackClient();
             api.Predictor.Gate = gate; // the model is "inside native code" until the gate opens
             var inFlight = Enumerable.Range(0, 10).Select(_ => client.PostAsync("/predict", Json(new { board = Glider.ToRows() }))).ToList();
-            await Eventually(() => api.Predictor.Calls.Count == 1 && api.Worker.QueueLength == 9, "one request is in the model and nine are queued");
+            await Eventually(() => api.Predictor.Calls.Count == 1 && api.ModelHost.QueueLength == 9, "one request is in the model and nine are queued");
 
             var stopping = api.DisposeAsync().AsTask();
             var answers = await Task.WhenAll(inFlight).WaitAsync(TimeSpan.FromSeconds(30));

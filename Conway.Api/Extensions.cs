@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Conway.Api.Endpoints;
+using Conway.Api.Http;
 using Conway.Api.Observability;
 using Conway.Api.Security;
 using Conway.Api.Serving;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Conway.Api.Http;
 
 namespace Conway.Api.Endpoints;
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Conway.Api.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Conway.Api.Endpoints;

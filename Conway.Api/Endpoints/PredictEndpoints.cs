@@ -1,11 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Numerics;
 using Conway.Api.Contracts;
+using Conway.Api.Http;
 using Conway.Api.Security;
 using Conway.Api.Serving;
-using Conway.Boards;
-using Conway.Decoding;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
@@ -14,8 +12,7 @@ namespace Conway.Api.Endpoints;
 
 /// <summary>What the prediction endpoints need from DI.</summary>
 public sealed record PredictServices(
-    ModelWorker Worker, ServingMetrics Metrics, ClientBoardLimiter Limiter, IOptions<ModelOptions> Model, IOptions<ApiOptions> Api,
-    IOptions<JsonOptions> Json);
+    PredictionService Predictions, ClientBoardLimiter Limiter, IOptions<ModelOptions> Model, IOptions<ApiOptions> Api, IOptions<JsonOptions> Json);
 
 public static class PredictEndpoints
 {
@@ -62,99 +59,83 @@ public static class PredictEndpoints
     public static Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictAsync(HttpContext http, [AsParameters] PredictServices services) =>
         ServeAsync<PredictRequest, PredictResponse>(http, services,
             (request, errors) => PredictionInput.From(request, errors),
-            (input, predictions, model, elapsedMs) => ToResponse(input.Boards[0], predictions[0], input.Options.Strategy, model, elapsedMs),
-            response => [response]);
+            (input, result, model) => PredictResponses.Single(result.Boards[0], input.Options.Strategy, model, result.Total.TotalMilliseconds));
 
     public static Task<Results<Ok<PredictBatchResponse>, ProblemHttpResult>> PredictBatchAsync(HttpContext http, [AsParameters] PredictServices services) =>
         ServeAsync<PredictBatchRequest, PredictBatchResponse>(http, services,
             (request, errors) => PredictionInput.From(request, errors),
-            (input, predictions, model, elapsedMs) => ToBatchResponse(input.Boards, predictions, input.Options.Strategy, model, elapsedMs),
-            response => response.Results);
+            (input, result, model) => PredictResponses.Batch(result.Boards, input.Options.Strategy, model, result.Total.TotalMilliseconds));
 
     /// <summary>
-    /// Read, validate, queue as one work item with its deadline, wait for the model (or the deadline, or the client
-    /// leaving), answer with <c>X-Model-Version</c> and <c>Server-Timing</c> (queue, inference and total, in ms).
+    /// Read, validate, take the boards from the client's rate limit, hand them to the <see cref="PredictionService"/>
+    /// with the request's deadline, and answer with <c>X-Model-Version</c> and <c>Server-Timing</c>; or the problem
+    /// from the first step that refuses.
     /// </summary>
     private static async Task<Results<Ok<TResponse>, ProblemHttpResult>> ServeAsync<TRequest, TResponse>(
         HttpContext http,
         PredictServices services,
         Func<TRequest, Dictionary<string, string[]>, PredictionInput?> validate,
-        Func<PredictionInput, IReadOnlyList<Prediction>, string, double, TResponse> respond,
-        Func<TResponse, IReadOnlyList<PredictResponse>> results) where TRequest : class
+        Func<PredictionInput, PredictionResult, string, TResponse> respond) where TRequest : class
     {
-        long started = Stopwatch.GetTimestamp();
-        int maxDeadlineMs = services.Model.Value.MaxDeadlineMs;
+        long arrived = Stopwatch.GetTimestamp();
         var errors = new Dictionary<string, string[]>();
-        int? headerDeadline = Deadlines.FromHeader(http.Request, errors);
-        // the deadline runs from arrival: the header's (or the cap) already bounds the upload, the body's applies once read
-        var deadline = Deadlines.Resolve(headerDeadline, null, maxDeadlineMs);
-        using var expiry = new CancellationTokenSource(deadline);
-        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, expiry.Token);
-        TRequest? request;
+        using var deadline = new RequestDeadline(arrived, Deadlines.FromHeader(http.Request, errors), services.Model.Value.MaxDeadlineMs, http.RequestAborted);
+        var (request, unread) = await ReadAsync<TRequest>(http, services, deadline);
+        if (unread is not null) return unread;
+        if (validate(request!, errors) is not { } input) return Problems.Validation(errors);
+        if (Admit(http, services.Limiter, input, deadline) is { } refused) return refused;
+        var (result, failed) = await WaitForPredictionsAsync(http, services.Predictions, input, deadline);
+        if (failed is not null) return failed;
+        string model = ModelVersion.Of(result!.Model);
+        SetHeaders(http.Response, model, result);
+        return TypedResults.Ok(respond(input, result, model));
+    }
+
+    /// <summary>The body; or its problem, or the deadline's or the client's if either went before it arrived.</summary>
+    private static async Task<(TRequest? Request, ProblemHttpResult? Problem)> ReadAsync<TRequest>(
+        HttpContext http, PredictServices services, RequestDeadline deadline) where TRequest : class
+    {
         try
         {
-            (request, var problem) = await JsonBody.ReadAsync<TRequest>(
-                http.Request, services.Api.Value.MaxRequestBodyBytes, services.Json.Value.SerializerOptions, cancellation.Token);
-            if (problem is not null) return problem;
+            return await JsonBody.ReadAsync<TRequest>(
+                http.Request, services.Api.Value.MaxRequestBodyBytes, services.Json.Value.SerializerOptions, deadline.Token);
         }
         catch (OperationCanceledException)
         {
-            return expiry.IsCancellationRequested ? ServingProblems.DeadlinePassed(deadline) : ServingProblems.ClientClosed();
+            return (null, deadline.Passed ? ServingProblems.DeadlinePassed(deadline.Deadline) : ServingProblems.ClientClosed());
         }
-        if (validate(request!, errors) is not { } input) return Problems.Validation(errors);
+    }
 
-        if (services.Limiter.TryTake(http, input.Boards.Count) is { } retryAfter)
-            return ServingProblems.ClientLimited(http.Response, retryAfter, services.Limiter.Describe());
-        deadline = Deadlines.Resolve(headerDeadline, input.DeadlineMs, maxDeadlineMs);
-        var timeLeft = Deadlines.TimeLeft(deadline, Stopwatch.GetElapsedTime(started));   // computed once, never negative
-        if (timeLeft == TimeSpan.Zero) return ServingProblems.DeadlinePassed(deadline);
-        expiry.CancelAfter(timeLeft);
-        var queued = services.Worker.Submit(input.Boards, input.Options, http.TraceIdentifier,
-            started + (long)(deadline.TotalSeconds * Stopwatch.Frequency), cancellation.Token);
+    /// <summary>
+    /// Takes the boards from the client's rate limit and narrows the deadline to the body's; null when both let the
+    /// request through, else 429 with Retry-After, or 504 when the deadline has passed already.
+    /// </summary>
+    private static ProblemHttpResult? Admit(HttpContext http, ClientBoardLimiter limiter, PredictionInput input, RequestDeadline deadline)
+    {
+        if (limiter.TryTake(http, input.Boards.Count) is { } retryAfter)
+            return ServingProblems.ClientLimited(http.Response, retryAfter, limiter.Describe());
+        return deadline.ApplyBody(input.DeadlineMs) ? null : ServingProblems.DeadlinePassed(deadline.Deadline);
+    }
 
-        Served served;
+    /// <summary>The checked predictions; or the problem for work the model did not do (anything else throws: a 500).</summary>
+    private static async Task<(PredictionResult? Result, ProblemHttpResult? Problem)> WaitForPredictionsAsync(
+        HttpContext http, PredictionService predictions, PredictionInput input, RequestDeadline deadline)
+    {
         try
         {
-            served = await queued.WaitAsync(cancellation.Token);
+            return (await predictions.PredictAsync(input.Boards, input.Options, http.TraceIdentifier, deadline.Arrived, deadline.Deadline, deadline.Token), null);
         }
-        catch (Exception e) when (ServingProblems.From(e, http.Response, deadline, expiry.IsCancellationRequested) is { } failed)
+        catch (Exception e) when (ServingProblems.From(e, http.Response, deadline.Deadline, deadline.Passed) is { } failed)
         {
-            return failed;
+            return (null, failed);
         }
-
-        var total = Stopwatch.GetElapsedTime(started);
-        string model = ModelVersion.Of(served.Model);
-        http.Response.Headers["X-Model-Version"] = model;
-        http.Response.Headers["Server-Timing"] = ServerTiming(served.QueueWait, served.Inference, total);
-        var response = respond(input, served.Predictions, model, total.TotalMilliseconds);
-        var checkedResults = results(response);
-        services.Metrics.Checked(checkedResults.Count, checkedResults.Count(result => result.MatchesRule), checkedResults.Sum(result => result.MismatchedCells));
-        return TypedResults.Ok(response);
     }
 
-    private static string ServerTiming(TimeSpan queue, TimeSpan inference, TimeSpan total) => string.Create(CultureInfo.InvariantCulture,
-        $"queue;dur={queue.TotalMilliseconds:F1}, inference;dur={inference.TotalMilliseconds:F1}, total;dur={total.TotalMilliseconds:F1}");
-
-    internal static PredictBatchResponse ToBatchResponse(
-        IReadOnlyList<Board> boards, IReadOnlyList<Prediction> predictions, DecodeStrategy strategy, string model, double elapsedMs)
+    /// <summary><c>X-Model-Version</c>, and <c>Server-Timing</c>: queue, inference and total, in ms.</summary>
+    private static void SetHeaders(HttpResponse response, string model, PredictionResult result)
     {
-        var results = boards.Select((board, i) => ToResponse(board, predictions[i], strategy, model, elapsedMs)).ToList();
-        return new PredictBatchResponse(results, results.Count, results.Count(result => result.MatchesRule));
-    }
-
-    internal static PredictResponse ToResponse(Board input, Prediction prediction, DecodeStrategy strategy, string model, double elapsedMs)
-    {
-        var rule = LifeRule.Step(input);
-        var mismatches = new List<int[]>();
-        uint[] predicted = prediction.Next.ToWords(), exact = rule.ToWords();
-        for (int r = 0; r < Board.Size; r++)
-            for (uint differ = predicted[r] ^ exact[r]; differ != 0; differ &= differ - 1)   // bit c = column c, in order
-                mismatches.Add([r, BitOperations.TrailingZeroCount(differ)]);
-        return new PredictResponse(
-            prediction.Next.ToRows(), rule.ToRows(), mismatches.Count == 0, mismatches.Count, mismatches, strategy, model, Math.Round(elapsedMs, 3))
-        {
-            PAlive = prediction.PAlive?.Chunk(Board.Size).ToArray(),
-            Passes = prediction.Passes,
-        };
+        response.Headers["X-Model-Version"] = model;
+        response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture,
+            $"queue;dur={result.QueueWait.TotalMilliseconds:F1}, inference;dur={result.Inference.TotalMilliseconds:F1}, total;dur={result.Total.TotalMilliseconds:F1}");
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Conway.Api.Contracts;
+using Conway.Api.Serving;
 using Conway.Boards;
 using Conway.Decoding;
 using Microsoft.AspNetCore.OpenApi;
@@ -22,14 +23,15 @@ internal static class PredictExamples
     public static Task Single(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken _) =>
         Apply(operation, context,
             new PredictRequest { Board = Glider.ToRows() },
-            PredictEndpoints.ToResponse(Glider, RulePrediction(Glider), DecodeStrategy.Speculative, Model, ElapsedMs));
+            PredictResponses.Single(RuleCheck(Glider), DecodeStrategy.Speculative, Model, ElapsedMs));
 
     public static Task Batch(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken _) =>
         Apply(operation, context,
             new PredictBatchRequest { Boards = [Glider.ToRows(), Blinker.ToRows()] },
-            PredictEndpoints.ToBatchResponse([Glider, Blinker], [RulePrediction(Glider), RulePrediction(Blinker)], DecodeStrategy.Speculative, Model, ElapsedMs));
+            PredictResponses.Batch([RuleCheck(Glider), RuleCheck(Blinker)], DecodeStrategy.Speculative, Model, ElapsedMs));
 
-    private static Prediction RulePrediction(Board board) => new(LifeRule.Step(board), null);
+    /// <summary>The check of a prediction that is the rule's next state.</summary>
+    private static CheckedPrediction RuleCheck(Board board) => CheckedPrediction.Of(board, new Prediction(LifeRule.Step(board), null));
 
     private static Task Apply<TRequest, TResponse>(
         OpenApiOperation operation, OpenApiOperationTransformerContext context, TRequest request, TResponse response)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Conway.Api.Http;
 using Conway.Api.Serving;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Polly.CircuitBreaker;

@@ -2,7 +2,7 @@ using TorchSharp;
 
 namespace Conway.Api.Serving;
 
-/// <summary>The devices that <see cref="ModelOptions.Devices"/> names, one model worker each.</summary>
+/// <summary>The devices that <see cref="ModelOptions.Devices"/> names, one device worker each.</summary>
 public static class DeviceList
 {
     public const string Pattern = @"^\s*(auto|(cpu|cuda(:\d+)?)(\s*,\s*(cpu|cuda(:\d+)?))*)\s*$";

@@ -12,12 +12,12 @@ public sealed record DeviceStatus(string Device, ModelState State, string? Probl
 /// <summary>
 /// One device: a dedicated thread (TorchSharp's dispose scopes and inference mode are thread-local) that loads
 /// its own predictor, runs the self-test as its warm-up, then serves batches from the shared queue, one
-/// <see cref="InferenceEngine.Predict"/> call per distinct <see cref="DecodeOptions"/>, until the queue is closed
+/// <see cref="PredictorResilience.Predict"/> call per distinct <see cref="DecodeOptions"/>, until the queue is closed
 /// and empty, or <paramref name="stopping"/> fires (the drain ended: the batch on the model stops at its next
 /// cancellation point). A device whose load or self-test fails stays <see cref="ModelState.Failed"/> and serves nothing.
 /// </summary>
 internal sealed class DeviceWorker(
-    string device, ModelOptions options, PredictorFactory factory, WorkQueue queue, InferenceEngine engine,
+    string device, ModelOptions options, PredictorFactory factory, WorkQueue queue, PredictorResilience resilience,
     ThroughputEstimate estimate, ServingMetrics metrics, ILogger logger, Action failed, CancellationToken stopping)
 {
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -36,7 +36,7 @@ internal sealed class DeviceWorker(
 
     public void Start()
     {
-        // background, so that a host that fails to start can still exit; a host that stops joins it (ModelWorker.StopAsync)
+        // background, so that a host that fails to start can still exit; a host that stops joins it (ModelHost.StopAsync)
         _thread = new Thread(Run) { Name = $"Model {device}", IsBackground = true };
         _thread.Start();
     }
@@ -143,7 +143,7 @@ internal sealed class DeviceWorker(
             using var cancellation = WorkItem.ForBatch(items, stopping);
             try
             {
-                var predictions = engine.Predict(predictor, boards, decode, cancellation.Token);
+                var predictions = resilience.Predict(predictor, boards, decode, cancellation.Token);
                 var inference = Stopwatch.GetElapsedTime(started);
                 metrics.Predicted(device, predictions, inference);
                 estimate.Record(device, decode.Strategy, boards.Count, inference);

@@ -7,17 +7,17 @@ namespace Conway.Api.Serving;
 /// is not holding it open, and the instance is not shutting down. Reports the devices, circuit and queue, and the
 /// model by its file name, <see cref="ModelVersion"/> and sha256, never by its path: readiness is open to anyone.
 /// </summary>
-public sealed class ModelHealthCheck(ModelWorker worker, InferenceEngine engine) : IHealthCheck
+public sealed class ModelHealthCheck(ModelHost host, PredictorResilience resilience) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var data = new Dictionary<string, object>
         {
-            ["devices"] = worker.Devices,
-            ["circuit"] = engine.Circuit.ToString().ToLowerInvariant(),
-            ["queueLength"] = worker.QueueLength,
+            ["devices"] = host.Devices,
+            ["circuit"] = resilience.Circuit.ToString().ToLowerInvariant(),
+            ["queueLength"] = host.QueueLength,
         };
-        if (worker.Info is { } info)
+        if (host.Info is { } info)
         {
             data["file"] = Path.GetFileName(info.Path);
             data["version"] = ModelVersion.Of(info);
@@ -30,13 +30,13 @@ public sealed class ModelHealthCheck(ModelWorker worker, InferenceEngine engine)
             : HealthCheckResult.Healthy("The model is loaded, warmed up and passed its self-test.", data));
     }
 
-    private string? Check() => worker.State switch
+    private string? Check() => host.State switch
     {
-        _ when !worker.Admitting => "The instance is shutting down.",
+        _ when !host.Admitting => "The instance is shutting down.",
         ModelState.Loading => "The model is loading.",
-        ModelState.Failed => worker.Devices[0].Problem,
-        _ when engine.OpenFor > TimeSpan.Zero =>
-            $"The model failed repeatedly; the circuit breaker holds it for {Math.Ceiling(engine.OpenFor.TotalSeconds)} s more.",
+        ModelState.Failed => host.Devices[0].Problem,
+        _ when resilience.OpenFor > TimeSpan.Zero =>
+            $"The model failed repeatedly; the circuit breaker holds it for {Math.Ceiling(resilience.OpenFor.TotalSeconds)} s more.",
         _ => null,
     };
 }

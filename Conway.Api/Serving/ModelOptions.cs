@@ -75,7 +75,7 @@ public sealed class ModelOptions : IValidatableObject
     public int MaxDeadlineMs { get; set; }
 
     /// <summary>
-    /// How long one batch may run on the model before it is cancelled (504) and counted as an engine failure (the
+    /// How long one batch may run on the model before it is cancelled (504) and counted as a model failure (the
     /// decoder stops within a layer of a pass). 0 or unset: twice <see cref="MaxDeadlineMs"/>.
     /// </summary>
     [Range(1, 7_200_000)]

@@ -9,7 +9,8 @@ public static class ServingExtensions
     public const string ReadyTag = "ready";
 
     /// <summary>
-    /// The model worker and its options (section "Model"), the inference engine, the readiness check, the host's
+    /// The model host and its options (section "Model"), the resilience pipeline around the predictor, the
+    /// <see cref="PredictionService"/> that the endpoints call, the readiness check, the host's
     /// shutdown timeout (<see cref="ModelOptions.ShutdownTimeout"/>: delay + drain + margin) and the
     /// <see cref="PredictorFactory"/>.
     /// </summary>
@@ -23,10 +24,11 @@ public static class ServingExtensions
 
         services.AddSingleton<PredictorFactory>(_ => LoadLifeGpt);
 
-        services.AddSingleton<InferenceEngine>();
+        services.AddSingleton<PredictorResilience>();
         services.AddSingleton<ThroughputEstimate>();
-        services.AddSingleton<ModelWorker>();
-        services.AddHostedService(sp => sp.GetRequiredService<ModelWorker>());
+        services.AddSingleton<ModelHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
+        services.AddSingleton<PredictionService>();
         services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ReadyTag]);
         return services;
     }

@@ -20,7 +20,7 @@ namespace Conway.Api.Serving;
 /// predicted, down to one board. No other failure is retried.</item>
 /// </list>
 /// </summary>
-public sealed class InferenceEngine
+public sealed class PredictorResilience
 {
     private static readonly ResiliencePropertyKey<SplitPlan> Plan = new("conway.split-plan");
 
@@ -28,7 +28,7 @@ public sealed class InferenceEngine
     private readonly CircuitBreakerStateProvider _circuit = new();
     private long _openUntilTicks;
 
-    public InferenceEngine(IOptions<ModelOptions> options, ServingMetrics metrics, ILogger<InferenceEngine> logger)
+    public PredictorResilience(IOptions<ModelOptions> options, ServingMetrics metrics, ILogger<PredictorResilience> logger)
     {
         var model = options.Value;
         _pipeline = new ResiliencePipelineBuilder()

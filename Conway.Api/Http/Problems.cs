@@ -1,9 +1,12 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
 
-namespace Conway.Api.Endpoints;
+namespace Conway.Api.Http;
 
-/// <summary>RFC 9457 problem details: the client's mistakes, and (through <see cref="ServingProblems"/>) work the model did not do.</summary>
+/// <summary>
+/// RFC 9457 problem details, shared by the endpoints, the API key handler and the status-code pages: the client's
+/// mistakes, and the statuses that the endpoints' answers for work the model did not do (<c>ServingProblems</c>) use.
+/// </summary>
 internal static class Problems
 {
     public static ProblemHttpResult Status(int status, string detail) =>

@@ -6,8 +6,9 @@ using Polly.CircuitBreaker;
 namespace Conway.Api.Serving;
 
 /// <summary>
-/// Owns the model: one <see cref="DeviceWorker"/> thread per device of <see cref="ModelOptions.Devices"/>, all
-/// serving the one bounded queue, admission to that queue, and the shutdown protocol (SIGTERM, or any host stop):
+/// The hosted service that owns the model: one <see cref="DeviceWorker"/> thread per device of
+/// <see cref="ModelOptions.Devices"/>, all serving the one bounded queue, admission to that queue, and the shutdown
+/// protocol (SIGTERM, or any host stop):
 /// <list type="number">
 /// <item>At once (ApplicationStopping, then <see cref="StoppingAsync"/>, which the host runs before any hosted
 /// service's StopAsync, so before the web server closes its listener): readiness goes down and new predictions get
@@ -23,27 +24,27 @@ namespace Conway.Api.Serving;
 /// code runs while the process exits.</item>
 /// </list>
 /// </summary>
-public sealed class ModelWorker : IHostedLifecycleService, IDisposable
+public sealed class ModelHost : IHostedLifecycleService, IDisposable
 {
     private readonly ModelOptions _options;
     private readonly PredictorFactory _factory;
-    private readonly InferenceEngine _engine;
+    private readonly PredictorResilience _resilience;
     private readonly ThroughputEstimate _estimate;
     private readonly ServingMetrics _metrics;
     private readonly IHostApplicationLifetime _lifetime;
-    private readonly ILogger<ModelWorker> _logger;
+    private readonly ILogger<ModelHost> _logger;
     private readonly WorkQueue _queue;
     private readonly CancellationTokenSource _drainEnded = new();
     private IReadOnlyList<DeviceWorker> _devices = [];
     private int _admissionStopped;
     private int _drainStarted;
 
-    public ModelWorker(PredictorFactory factory, IOptions<ModelOptions> options, InferenceEngine engine, ThroughputEstimate estimate,
-        ServingMetrics metrics, IHostApplicationLifetime lifetime, ILogger<ModelWorker> logger)
+    public ModelHost(PredictorFactory factory, IOptions<ModelOptions> options, PredictorResilience resilience, ThroughputEstimate estimate,
+        ServingMetrics metrics, IHostApplicationLifetime lifetime, ILogger<ModelHost> logger)
     {
-        (_factory, _options, _engine, _estimate, _metrics, _lifetime, _logger) = (factory, options.Value, engine, estimate, metrics, lifetime, logger);
+        (_factory, _options, _resilience, _estimate, _metrics, _lifetime, _logger) = (factory, options.Value, resilience, estimate, metrics, lifetime, logger);
         _queue = new WorkQueue(_options, estimate, item => metrics.Dropped(item.Expired));
-        metrics.Observe(() => _queue.QueuedBoards, () => engine.OpenFor > TimeSpan.Zero);
+        metrics.Observe(() => _queue.QueuedBoards, () => resilience.OpenFor > TimeSpan.Zero);
     }
 
     /// <summary>Ready while at least one device serves; failed once every device has failed.</summary>
@@ -79,7 +80,7 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
         if (!Admitting) return Task.FromException<Served>(ModelUnavailableException.ShuttingDown());
         if (State == ModelState.Failed) return Task.FromException<Served>(ModelUnavailableException.Failed());
         if (State == ModelState.Loading) return Task.FromException<Served>(ModelUnavailableException.Loading());
-        if (_engine.OpenFor is { Ticks: > 0 } openFor)
+        if (_resilience.OpenFor is { Ticks: > 0 } openFor)
             return Task.FromException<Served>(new BrokenCircuitException("The circuit around the model is open.", openFor));
         var item = new WorkItem(boards, decode, requestId, deadline, cancellation);
         int serving = _devices.Count(device => device.Status.State == ModelState.Ready);
@@ -104,7 +105,7 @@ public sealed class ModelWorker : IHostedLifecycleService, IDisposable
         _lifetime.ApplicationStopping.Register(StopAdmitting);
         _drainEnded.Token.Register(AnswerWhatTheDrainLeft);
         _devices = [.. DeviceList.Resolve(_options.Devices, DeviceList.VisibleGpus)
-            .Select(device => new DeviceWorker(device, _options, _factory, _queue, _engine, _estimate, _metrics, _logger, OnDeviceFailed, _drainEnded.Token))];
+            .Select(device => new DeviceWorker(device, _options, _factory, _queue, _resilience, _estimate, _metrics, _logger, OnDeviceFailed, _drainEnded.Token))];
         _logger.LogInformation("Serving on {Count} device(s): {Devices}", _devices.Count, string.Join(", ", _devices.Select(device => device.Status.Device)));
         foreach (var device in _devices) device.Start();
         return Task.CompletedTask;
