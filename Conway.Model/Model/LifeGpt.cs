@@ -106,17 +106,23 @@ public sealed class LifeGpt : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var weight = net.token_emb.emb.weight!;
         net.PrepareForDecoding(blockDiagonalSteps ?? weight.device_type == DeviceType.CUDA);
-        _preparation = new DecodingPreparation(weight, blockDiagonalSteps);
+        _preparation = new DecodingPreparation(weight.dtype, weight.device_type, weight.device_index, blockDiagonalSteps);
     }
 
+    /// <summary>
+    /// Derives the layouts unless they match the weights' dtype and device. Compared by value: TorchSharp hands out a new
+    /// Parameter object for the same weight on every read, so comparing references re-derived the layouts on every step
+    /// (one board's plain decoding took 126 s instead of ~10 s on the 2-core CPU).
+    /// </summary>
     private void EnsurePreparedForDecoding()
     {
-        if (_preparation is not { } p || !ReferenceEquals(p.Weight, net.token_emb.emb.weight))
+        var weight = net.token_emb.emb.weight!;
+        if (_preparation is not { } p || p.Dtype != weight.dtype || p.DeviceType != weight.device_type || p.DeviceIndex != weight.device_index)
             PrepareForDecoding(_preparation?.BlockDiagonalSteps);
     }
 
-    /// <summary>What the layouts were derived from: the embedding's parameter (a move or cast replaces it) and the step form asked for.</summary>
-    private sealed record DecodingPreparation(Parameter Weight, bool? BlockDiagonalSteps);
+    /// <summary>What the layouts were derived from: the weights' dtype and device (a move or cast changes them) and the step form asked for.</summary>
+    private sealed record DecodingPreparation(ScalarType Dtype, DeviceType DeviceType, int DeviceIndex, bool? BlockDiagonalSteps);
 }
 
 public static class LifeGptModuleExtensions
