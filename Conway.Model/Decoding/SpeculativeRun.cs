@@ -137,7 +137,7 @@ internal sealed class SpeculativeRun : IDisposable
         var sequences = _tokens.index_select(0, rows);
         var uniforms = _uniforms?.index_select(0, rows);
         using Scalar first = from.ToScalar(), end = Board.Cells.ToScalar();   // held across the call: see Scalars
-        var settled = tensor(_active.Select(b => (long)_settled[b]).ToArray(), ScalarType.Int64, _model.Device).unsqueeze(1);
+        var settled = SettledColumn();
         var verified = arange(first, end, Scalars.One, ScalarType.Int64, _model.Device).unsqueeze(0).lt(settled);   // [A, count]
         var probability = _pAlive is null ? null : empty(_active.Count, count, ScalarType.Float32, _model.Device);
 
@@ -195,7 +195,7 @@ internal sealed class SpeculativeRun : IDisposable
     {
         using Scalar first = from.ToScalar(), end = Board.Cells.ToScalar();   // held across the call: see Scalars
         var cellIndex = arange(first, end, Scalars.One, ScalarType.Int64, _model.Device).unsqueeze(0);
-        var own = tensor(_active.Select(b => (long)_settled[b]).ToArray(), ScalarType.Int64, _model.Device).unsqueeze(1);
+        var own = SettledColumn();
         var candidates = rejected.logical_and(cellIndex.ge(own));
         var firstRejected = candidates.to(ScalarType.Int64).argmax(1, keepdim: true);
         return cat([candidates.any(1, keepdim: true).to(ScalarType.Int64), firstRejected], 1).cpu().data<long>().ToArray();
@@ -207,27 +207,21 @@ internal sealed class SpeculativeRun : IDisposable
     /// </summary>
     private void Keep(List<int> unfinished)
     {
-        if (!_reuseCache)
-        {
-            _active = unfinished.Select(a => _active[a]).ToList();
-            return;
-        }
-        if (unfinished.Count == _active.Count && _cache is not null)
-        {
-            _start = LifeGptCodec.PromptLength - 1 + _active.Min(b => _settled[b]);
-            return;
-        }
+        bool shrinks = unfinished.Count < _active.Count;
         _active = unfinished.Select(a => _active[a]).ToList();
-        if (_active.Count == 0) return;
+        if (!_reuseCache || _active.Count == 0) return;
         if (_cache is null)
         {
-            _cache = new KvCache(_active.Count, _model.Dtype, _model.Device);
+            _cache = new KvCache(_active.Count, _model.Dtype, _model.Device);   // the next pass runs from 0 and fills it
             return;
         }
-        var keep = tensor(unfinished.Select(a => (long)a).ToArray(), ScalarType.Int64, _model.Device);
-        var compacted = _cache.Select(keep);
-        _cache.Dispose();
-        _cache = compacted;
+        if (shrinks)
+        {
+            var keep = tensor(unfinished.Select(a => (long)a).ToArray(), ScalarType.Int64, _model.Device);
+            var compacted = _cache.Select(keep);
+            _cache.Dispose();
+            _cache = compacted;
+        }
         _start = LifeGptCodec.PromptLength - 1 + _active.Min(b => _settled[b]);
     }
 
@@ -235,6 +229,9 @@ internal sealed class SpeculativeRun : IDisposable
     {
         if (_model.Device.type == DeviceType.CUDA) cuda.synchronize(_model.Device);
     }
+
+    /// <summary>The active boards' settled counts as a column [A, 1] on the device.</summary>
+    private Tensor SettledColumn() => tensor(_active.Select(b => (long)_settled[b]).ToArray(), ScalarType.Int64, _model.Device).unsqueeze(1);
 
     private Tensor Rows() => tensor(_active.Select(b => (long)b).ToArray(), ScalarType.Int64, _model.Device);
 
