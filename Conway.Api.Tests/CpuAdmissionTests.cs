@@ -29,10 +29,12 @@ public sealed class CpuAdmissionTests(ITestOutputHelper output)
 
         // one client, one board at a time
         var clock = Stopwatch.StartNew();
+        var cpu = ProcessorSeconds();
         for (int i = 0; i < 4; i++) await Exact(client, Boards[i]);
-        double oneClient = 4 / clock.Elapsed.TotalSeconds;
+        double oneClient = 4 / clock.Elapsed.TotalSeconds, oneClientPerCpu = 4 / (ProcessorSeconds() - cpu);
 
         clock.Restart();
+        cpu = ProcessorSeconds();
         var burst = Enumerable.Range(0, 10 * capacity).Select(async i =>
         {
             var sent = Stopwatch.StartNew();
@@ -40,19 +42,24 @@ public sealed class CpuAdmissionTests(ITestOutputHelper output)
             return (Board: Boards[i % Boards.Length], Response: response, Body: await BodyOf(response), Seconds: sent.Elapsed.TotalSeconds);
         }).ToList();
         var answers = await Task.WhenAll(burst);
+        double burstCpu = ProcessorSeconds() - cpu;
         var ok = answers.Where(a => a.Response.StatusCode == HttpStatusCode.OK).ToList();
         var refused = answers.Where(a => a.Response.StatusCode == HttpStatusCode.TooManyRequests).ToList();
         double goodput = ok.Count(a => Next(a.Body).Equals(LifeRule.Step(a.Board))) / ok.Max(a => a.Seconds);
         double drained = ok.Max(a => a.Seconds);
-        output.WriteLine($"one client {oneClient:F2} boards/s; burst of {burst.Count}: {ok.Count} x 200, {refused.Count} x 429, " +
-            $"goodput {goodput:F2} boards/s ({goodput / oneClient:P0}), drained in {drained:F1} s; 429 answered in at most " +
+        double goodputPerCpu = ok.Count(a => Next(a.Body).Equals(LifeRule.Step(a.Board))) / burstCpu;
+        output.WriteLine($"one client {oneClient:F2} boards/s ({oneClientPerCpu:F2} per CPU second); burst of {burst.Count}: {ok.Count} x 200, " +
+            $"{refused.Count} x 429, goodput {goodput:F2} boards/s ({goodput / oneClient:P0}), {goodputPerCpu:F2} per CPU second " +
+            $"({goodputPerCpu / oneClientPerCpu:P0}), drained in {drained:F1} s; 429 answered in at most " +
             $"{refused.Max(a => a.Seconds):F2} s, Retry-After {refused.Min(a => a.Response.Headers.RetryAfter!.Delta!.Value.TotalSeconds)}" +
             $"-{refused.Max(a => a.Response.Headers.RetryAfter!.Delta!.Value.TotalSeconds)} s");
 
         Assert.Equal(answers.Length, ok.Count + refused.Count);                       // no 504, no 5xx: nothing admitted died
         Assert.InRange(ok.Count, 1, capacity + options.MaxBatchBoards);               // the queue's boards, and those taken off it to run
         Assert.All(ok, a => Assert.Equal(LifeRule.Step(a.Board), Next(a.Body)));
-        Assert.True(goodput >= 0.8 * oneClient, $"goodput {goodput:F2} boards/s, one client {oneClient:F2}");
+        // per second of this process's CPU time: other processes (the other test projects) take a varying share of the
+        // two cores, so wall-clock rates measured a minute apart compare the machine's load as much as the service
+        Assert.True(goodputPerCpu >= 0.8 * oneClientPerCpu, $"goodput {goodputPerCpu:F2} boards per CPU second, one client {oneClientPerCpu:F2}");
         Assert.All(refused, a =>
         {
             Assert.True(a.Seconds < drained / 2, $"a 429 took {a.Seconds:F1} s, the burst drained in {drained:F1} s");
@@ -113,6 +120,8 @@ public sealed class CpuAdmissionTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.GetAsync("/healthz/ready")).StatusCode);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/predict/batch", fourBoards)).StatusCode);
     }
+
+    private static double ProcessorSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 
     private static ApiFactory Shipped(params (string Key, string Value)[] settings)
     {
