@@ -94,7 +94,7 @@ public sealed class AdmissionTests
         await using var api = new ApiFactory
         {
             Predictor = predictor,
-            LoadModel = (_, _) =>
+            LoadModel = (_, _, _) =>
             {
                 loading.Wait(TimeSpan.FromSeconds(30));
                 return predictor;

@@ -61,6 +61,7 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("Api:MaxRequestBodyBytes", "65536");
         builder.UseSetting("RateLimit:PermitsPerSecond", "0");
         builder.UseSetting("Model:ShutdownDelaySeconds", "0"); // no test waits for load balancers when it disposes its host
+        builder.UseSetting("Model:WatchFiles", "false");       // the reload tests turn it on: each watcher is an inotify instance
         if (LoadModel is null)
         {
             // the double is instant: whole requests in one batch, as the tests of batching and faults expect (the real
@@ -70,7 +71,7 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
         }
         foreach (var (key, value) in Settings) builder.UseSetting(key, value);
         builder.ConfigureLogging(logging => logging.ClearProviders().AddProvider(Logs));
-        PredictorFactory load = LoadModel ?? ((_, _) => Predictor);
+        PredictorFactory load = LoadModel ?? ((_, _, _) => Predictor);
         builder.ConfigureTestServices(services => services.AddSingleton(load));
     }
 }

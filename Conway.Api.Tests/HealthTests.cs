@@ -14,7 +14,7 @@ public sealed class HealthTests
         var predictor = new RulePredictor();
         await using var api = new ApiFactory
         {
-            LoadModel = (_, _) =>
+            LoadModel = (_, _, _) =>
             {
                 loading.Wait(TimeSpan.FromSeconds(30));
                 return predictor;
@@ -77,7 +77,7 @@ public sealed class HealthTests
     [Fact]
     public async Task FailedModelLoad_KeepsReadiness503AndPredictAnswers503()
     {
-        await using var api = new ApiFactory { LoadModel = (_, _) => throw new FileNotFoundException("No checkpoint at /models/missing.pt") };
+        await using var api = new ApiFactory { LoadModel = (_, _, _) => throw new FileNotFoundException("No checkpoint at /models/missing.pt") };
         var client = api.CreateClient();
         await Eventually(() => api.ModelHost.State == ModelState.Failed, "the load has failed");
 
@@ -116,7 +116,7 @@ public sealed class HealthTests
 
         var ready = await client.GetAsync("/healthz/ready");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-        Assert.Equal("The model failed its self-test on cpu: toad differ from the rule.", (string)(await BodyOf(ready))["checks"]!["model"]!["description"]!);
+        Assert.Equal("Model rule-predictor-test-double failed its self-test on cpu: toad differ from the rule.", (string)(await BodyOf(ready))["checks"]!["model"]!["description"]!);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.PostAsync("/predict", Json(new { board = Glider.ToRows() }))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/live")).StatusCode);
         var selfTest = Assert.Single(predictor.Calls);
@@ -132,7 +132,7 @@ public sealed class HealthTests
 
         Assert.Equal([Patterns.Named["glider"], Patterns.Named["pulsar"]], Assert.Single(api.Predictor.Calls).Boards);
         var device = Assert.Single(api.ModelHost.Devices);
-        Assert.NotNull(device.WarmUpMs);
+        Assert.NotNull(device.Models[0].WarmUpMs);
     }
 
     [Fact]

@@ -86,7 +86,7 @@ public sealed class OpenApiContractTests : IAsyncLifetime
     [Fact]
     public async Task NoModel_503_MatchesItsResponseSchemaAndHeaders()
     {
-        await using var broken = new ApiFactory { LoadModel = (_, _) => throw new InvalidOperationException("no model in this test") };
+        await using var broken = new ApiFactory { LoadModel = (_, _, _) => throw new InvalidOperationException("no model in this test") };
         var client = broken.CreateClient();
         var document = JsonNode.Parse(await client.GetStringAsync("/openapi/v1.json"))!;
 

@@ -16,7 +16,7 @@ public sealed class PredictEndpointTests(ApiFactory api) : IClassFixture<ApiFact
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(RulePredictor.Sha256[..12], response.Headers.GetValues("X-Model-Version").Single());
+        Assert.Equal($"rule-predictor-test-double@{RulePredictor.Sha256[..12]}", response.Headers.GetValues("X-Model-Version").Single());
         var body = await BodyOf(response);
         string[] expected = [Row(), Row("101"), Row("011"), Row("01"), .. Enumerable.Repeat(Row(), 28)];
         Assert.Equal(expected, body["next"]!.AsArray().Select(row => (string)row!));
@@ -26,7 +26,8 @@ public sealed class PredictEndpointTests(ApiFactory api) : IClassFixture<ApiFact
         Assert.Empty(body["mismatches"]!.AsArray());
         Assert.Null(body["pAlive"]);
         Assert.Equal("speculative", (string)body["strategy"]!);
-        Assert.Equal(RulePredictor.Sha256[..12], (string)body["model"]!);
+        Assert.Equal("rule-predictor-test-double", (string)body["model"]!);
+        Assert.Equal(RulePredictor.Sha256[..12], (string)body["modelVersion"]!);
         Assert.True((double)body["elapsedMs"]! >= 0);
     }
 

@@ -28,7 +28,7 @@ public sealed class UncertainModelServer : IAsyncLifetime
 
     public UncertainModelServer() => Api = new ApiFactory
     {
-        LoadModel = (options, device) => new FailingAboveOneBoard(ServingExtensions.LoadLifeGpt(options, device), this),
+        LoadModel = (options, path, device) => new FailingAboveOneBoard(ServingExtensions.LoadLifeGpt(options, path, device), this),
         Settings =
         {
             ["Model:Path"] = SharedData.Root is null ? "" : SharedData.Path("data", "conformance", "lifegpt-xt1.27.21-undertrained.pt"),

@@ -62,7 +62,7 @@ public sealed class ServingTests
         await using var api = new ApiFactory
         {
             Predictor = predictor,
-            LoadModel = (_, device) =>
+            LoadModel = (_, _, device) =>
             {
                 loadedOn.Enqueue((device, Environment.CurrentManagedThreadId));
                 return predictor;

@@ -54,7 +54,7 @@ public sealed class ShippedModelTests(ShippedModelServer server, ITestOutputHelp
         var body = await BodyOf(response);
         Assert.True((bool)body["matchesRule"]!);
         Assert.Equal(LifeRule.Step(Glider).ToRows(), body["next"]!.AsArray().Select(row => (string)row!));
-        Assert.Equal(((string)ready["checks"]!["model"]!["data"]!["sha256"]!)[..12], response.Headers.GetValues("X-Model-Version").Single());
+        Assert.Equal("lifegpt@" + ((string)ready["checks"]!["model"]!["data"]!["sha256"]!)[..12], response.Headers.GetValues("X-Model-Version").Single());
         output.WriteLine($"warm-up {ready["checks"]!["model"]!["data"]!["devices"]![0]!["warmUpMs"]} ms; " +
             $"Server-Timing: {response.Headers.GetValues("Server-Timing").Single()}");
     }

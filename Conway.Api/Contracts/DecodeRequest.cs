@@ -10,6 +10,10 @@ namespace Conway.Api.Contracts;
 /// <summary>Decoding settings shared by <c>/predict</c> and <c>/predict/batch</c>.</summary>
 public abstract record DecodeRequest
 {
+    /// <summary>The name of the model to use (<c>GET /models</c> lists them); default: the default model.</summary>
+    [KnownModel]
+    public string? Model { get; init; }
+
     /// <summary>speculative (default) or autoregressive; both give the same output when greedy.</summary>
     public DecodeStrategy Strategy { get; init; } = DecodeStrategy.Speculative;
 

@@ -10,7 +10,8 @@ namespace Conway.Api.Contracts;
 /// <param name="MismatchedCells">How many cells differ from the rule.</param>
 /// <param name="Mismatches">The [row, column] of each differing cell.</param>
 /// <param name="Strategy">The decoding strategy used.</param>
-/// <param name="Model">The loaded checkpoint's SHA-256, first 12 hex digits.</param>
+/// <param name="Model">The name of the model that answered.</param>
+/// <param name="ModelVersion">Its checkpoint's SHA-256, first 12 hex digits.</param>
 /// <param name="ElapsedMs">Time spent serving the request, queueing included.</param>
 public sealed record PredictResponse(
     IReadOnlyList<string> Next,
@@ -20,6 +21,7 @@ public sealed record PredictResponse(
     IReadOnlyList<int[]> Mismatches,
     DecodeStrategy Strategy,
     string Model,
+    string ModelVersion,
     double ElapsedMs)
 {
     /// <summary>Per cell, the model's probability that it is alive (32 rows of 32); only when asked for.</summary>

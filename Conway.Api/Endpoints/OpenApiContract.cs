@@ -99,7 +99,8 @@ internal static class OpenApiContract
             }
             Constrain(predicted, "elapsedMs", minimum: 0);
             Constrain(predicted, "passes", minimum: 1);
-            if (Property(predicted, "model") is OpenApiSchema model) model.Pattern = $"^[0-9a-f]{{1,{ModelVersion.Length}}}$";
+            if (Property(predicted, "model") is OpenApiSchema model) model.Pattern = ModelOptions.NamePattern;
+            if (Property(predicted, "modelVersion") is OpenApiSchema version) version.Pattern = $"^[0-9a-f]{{1,{ModelVersion.Length}}}$";
             if (Property(predicted, "pAlive") is OpenApiSchema pAlive && pAlive.Items is OpenApiSchema row)
             {
                 pAlive.Type = JsonSchemaType.Array;   // written only when asked for, never as null
@@ -208,7 +209,7 @@ internal static class OpenApiContract
     private static readonly (string Name, OpenApiHeader Header)[] Headers =
     [
         (RequestIds.Header, new OpenApiHeader { Required = true, Description = "The request's id (the client's X-Request-Id when usable).", Schema = new OpenApiSchema { Type = JsonSchemaType.String } }),
-        (ModelVersionHeader, new OpenApiHeader { Required = true, Description = "The model that answered: its checkpoint's SHA-256, first 12 hex digits.", Schema = new OpenApiSchema { Type = JsonSchemaType.String } }),
+        (ModelVersionHeader, new OpenApiHeader { Required = true, Description = "The model that answered and its weights: `name@version`, the version being its checkpoint's SHA-256, first 12 hex digits.", Schema = new OpenApiSchema { Type = JsonSchemaType.String } }),
         (ServerTimingHeader, new OpenApiHeader { Required = true, Description = "queue, inference and total, in ms.", Schema = new OpenApiSchema { Type = JsonSchemaType.String } }),
         (RetryAfterHeader, new OpenApiHeader { Required = true, Description = "Whole seconds to wait before retrying.", Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "1" } }),
         (WwwAuthenticateHeader, new OpenApiHeader { Required = true, Description = $"The {ApiKeyHandler.Header} scheme.", Schema = new OpenApiSchema { Type = JsonSchemaType.String } }),

@@ -59,12 +59,12 @@ public static class PredictEndpoints
     public static Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictAsync(HttpContext http, [AsParameters] PredictServices services) =>
         ServeAsync<PredictRequest, PredictResponse>(http, services,
             (request, errors) => PredictionInput.From(request, errors),
-            (input, result, model) => PredictResponses.Single(result.Boards[0], input.Options.Strategy, model, result.Total.TotalMilliseconds));
+            (input, result) => PredictResponses.Single(result.Boards[0], input.Options.Strategy, result));
 
     public static Task<Results<Ok<PredictBatchResponse>, ProblemHttpResult>> PredictBatchAsync(HttpContext http, [AsParameters] PredictServices services) =>
         ServeAsync<PredictBatchRequest, PredictBatchResponse>(http, services,
             (request, errors) => PredictionInput.From(request, errors),
-            (input, result, model) => PredictResponses.Batch(result.Boards, input.Options.Strategy, model, result.Total.TotalMilliseconds));
+            (input, result) => PredictResponses.Batch(input.Options.Strategy, result));
 
     /// <summary>
     /// Read, validate, take the boards from the client's rate limit, hand them to the <see cref="PredictionService"/>
@@ -75,7 +75,7 @@ public static class PredictEndpoints
         HttpContext http,
         PredictServices services,
         Func<TRequest, Dictionary<string, string[]>, PredictionInput?> validate,
-        Func<PredictionInput, PredictionResult, string, TResponse> respond) where TRequest : class
+        Func<PredictionInput, PredictionResult, TResponse> respond) where TRequest : class
     {
         long arrived = Stopwatch.GetTimestamp();
         var errors = new Dictionary<string, string[]>();
@@ -86,9 +86,8 @@ public static class PredictEndpoints
         if (Admit(http, services.Limiter, input, deadline) is { } refused) return refused;
         var (result, failed) = await WaitForPredictionsAsync(http, services.Predictions, input, deadline);
         if (failed is not null) return failed;
-        string model = ModelVersion.Of(result!.Model);
-        SetHeaders(http.Response, model, result);
-        return TypedResults.Ok(respond(input, result, model));
+        SetHeaders(http.Response, result!);
+        return TypedResults.Ok(respond(input, result!));
     }
 
     /// <summary>The body; or its problem, or the deadline's or the client's if either went before it arrived.</summary>
@@ -123,7 +122,7 @@ public static class PredictEndpoints
     {
         try
         {
-            return (await predictions.PredictAsync(input.Boards, input.Options, http.TraceIdentifier, deadline.Arrived, deadline.Deadline, deadline.Token), null);
+            return (await predictions.PredictAsync(input.Boards, input.Model, input.Options, http.TraceIdentifier, deadline.Arrived, deadline.Deadline, deadline.Token), null);
         }
         catch (Exception e) when (ServingProblems.From(e, http.Response, deadline.Deadline, deadline.Passed) is { } failed)
         {
@@ -131,10 +130,10 @@ public static class PredictEndpoints
         }
     }
 
-    /// <summary><c>X-Model-Version</c>, and <c>Server-Timing</c>: queue, inference and total, in ms.</summary>
-    private static void SetHeaders(HttpResponse response, string model, PredictionResult result)
+    /// <summary><c>X-Model-Version</c> (<c>name@version</c>), and <c>Server-Timing</c>: queue, inference and total, in ms.</summary>
+    private static void SetHeaders(HttpResponse response, PredictionResult result)
     {
-        response.Headers["X-Model-Version"] = model;
+        response.Headers["X-Model-Version"] = ModelVersion.Header(result.Model, result.Info);
         response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture,
             $"queue;dur={result.QueueWait.TotalMilliseconds:F1}, inference;dur={result.Inference.TotalMilliseconds:F1}, total;dur={result.Total.TotalMilliseconds:F1}");
     }

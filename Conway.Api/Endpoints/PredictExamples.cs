@@ -14,8 +14,8 @@ namespace Conway.Api.Endpoints;
 /// <summary>OpenAPI request/response examples: a glider (and, for the batch, a blinker) and their next states.</summary>
 internal static class PredictExamples
 {
-    private const string Model = "3f5a9c0e1b2d";
-    private const double ElapsedMs = 1.8;
+    private static readonly ModelInfo Weights = new("lifegpt.safetensors", "3f5a9c0e1b2d" + new string('0', 52), 12_717_056, "BFloat16", "cuda:0", TimeSpan.Zero);
+    private static readonly TimeSpan Elapsed = TimeSpan.FromMilliseconds(1.8);
 
     private static readonly Board Glider = Board.Empty.With(0, 1, true).With(1, 2, true).With(2, 0, true).With(2, 1, true).With(2, 2, true);
     private static readonly Board Blinker = Board.Empty.With(1, 0, true).With(1, 1, true).With(1, 2, true);
@@ -23,12 +23,16 @@ internal static class PredictExamples
     public static Task Single(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken _) =>
         Apply(operation, context,
             new PredictRequest { Board = Glider.ToRows() },
-            PredictResponses.Single(RuleCheck(Glider), DecodeStrategy.Speculative, Model, ElapsedMs));
+            PredictResponses.Single(RuleCheck(Glider), DecodeStrategy.Speculative, Result(context, [RuleCheck(Glider)])));
 
     public static Task Batch(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken _) =>
         Apply(operation, context,
             new PredictBatchRequest { Boards = [Glider.ToRows(), Blinker.ToRows()] },
-            PredictResponses.Batch([RuleCheck(Glider), RuleCheck(Blinker)], DecodeStrategy.Speculative, Model, ElapsedMs));
+            PredictResponses.Batch(DecodeStrategy.Speculative, Result(context, [RuleCheck(Glider), RuleCheck(Blinker)])));
+
+    /// <summary>The answer of the default model (as the running service names it) with <paramref name="checks"/>.</summary>
+    private static PredictionResult Result(OpenApiOperationTransformerContext context, IReadOnlyList<CheckedPrediction> checks) =>
+        new(checks, context.ApplicationServices.GetRequiredService<IOptions<ModelOptions>>().Value.Served()[0].Name, Weights, TimeSpan.Zero, Elapsed, Elapsed);
 
     /// <summary>The check of a prediction that is the rule's next state.</summary>
     private static CheckedPrediction RuleCheck(Board board) => CheckedPrediction.Of(board, new Prediction(LifeRule.Step(board), null));

@@ -8,17 +8,18 @@ namespace Conway.Api.Endpoints;
 /// <summary>The prediction endpoints' answers, made from the <see cref="PredictionService"/>'s checked predictions.</summary>
 internal static class PredictResponses
 {
-    public static PredictResponse Single(CheckedPrediction check, DecodeStrategy strategy, string model, double elapsedMs) =>
+    public static PredictResponse Single(CheckedPrediction check, DecodeStrategy strategy, PredictionResult result) =>
         new(check.Prediction.Next.ToRows(), check.Rule.ToRows(), check.MatchesRule, check.Mismatches.Count,
-            [.. check.Mismatches.Select(cell => new[] { cell.Row, cell.Column })], strategy, model, Math.Round(elapsedMs, 3))
+            [.. check.Mismatches.Select(cell => new[] { cell.Row, cell.Column })], strategy, result.Model, ModelVersion.Of(result.Info),
+            Math.Round(result.Total.TotalMilliseconds, 3))
         {
             PAlive = check.Prediction.PAlive?.Chunk(Board.Size).ToArray(),
             Passes = check.Prediction.Passes,
         };
 
-    public static PredictBatchResponse Batch(IReadOnlyList<CheckedPrediction> checks, DecodeStrategy strategy, string model, double elapsedMs)
+    public static PredictBatchResponse Batch(DecodeStrategy strategy, PredictionResult result)
     {
-        var results = checks.Select(check => Single(check, strategy, model, elapsedMs)).ToList();
+        var results = result.Boards.Select(check => Single(check, strategy, result)).ToList();
         return new PredictBatchResponse(results, results.Count, results.Count(result => result.MatchesRule));
     }
 }

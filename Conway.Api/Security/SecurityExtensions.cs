@@ -35,4 +35,14 @@ public static class SecurityExtensions
     /// <summary>Requires a valid <c>X-Api-Key</c> when keys are configured and <paramref name="protect"/>; else leaves the endpoints open.</summary>
     public static TBuilder RequireApiKey<TBuilder>(this TBuilder builder, IEndpointRouteBuilder app, bool protect = true) where TBuilder : IEndpointConventionBuilder =>
         protect && app.ServiceProvider.GetRequiredService<ApiKeys>().Required ? builder.RequireAuthorization(ApiKeyPolicy) : builder;
+
+    /// <summary>
+    /// For operations that change the instance (a model reload): a valid <c>X-Api-Key</c> always; with no keys configured
+    /// they are refused with 403, since anyone could call them.
+    /// </summary>
+    public static RouteHandlerBuilder RequireAdministration(this RouteHandlerBuilder builder, IEndpointRouteBuilder app) =>
+        app.ServiceProvider.GetRequiredService<ApiKeys>().Required
+            ? builder.RequireAuthorization(ApiKeyPolicy)
+            : builder.AddEndpointFilter((_, _) => ValueTask.FromResult<object?>(Http.Problems.Status(StatusCodes.Status403Forbidden,
+                "This operation changes the instance, so it needs an API key; configure Auth:ApiKeys to enable it.")));
 }

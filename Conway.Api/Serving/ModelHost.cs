@@ -6,9 +6,9 @@ using Polly.CircuitBreaker;
 namespace Conway.Api.Serving;
 
 /// <summary>
-/// The hosted service that owns the model: one <see cref="DeviceWorker"/> thread per device of
-/// <see cref="ModelOptions.Devices"/>, all serving the one bounded queue, admission to that queue, and the shutdown
-/// protocol (SIGTERM, or any host stop):
+/// The hosted service that owns the models (<see cref="ModelOptions.Served"/>): one <see cref="DeviceWorker"/> thread
+/// per device of <see cref="ModelOptions.Devices"/>, each holding every model, all serving the one bounded queue,
+/// admission to that queue, and the shutdown protocol (SIGTERM, or any host stop):
 /// <list type="number">
 /// <item>At once (ApplicationStopping, then <see cref="StoppingAsync"/>, which the host runs before any hosted
 /// service's StopAsync, so before the web server closes its listener): readiness goes down and new predictions get
@@ -34,6 +34,10 @@ public sealed class ModelHost : IHostedLifecycleService, IDisposable
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger<ModelHost> _logger;
     private readonly WorkQueue _queue;
+    private readonly IReadOnlyList<ModelSpec> _served;
+    private readonly ModelGenerations _generations = new();
+    private readonly Dictionary<string, SemaphoreSlim> _reloading;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ReloadOutcome> _reloads = new(StringComparer.OrdinalIgnoreCase);
     private readonly CancellationTokenSource _drainEnded = new();
     private IReadOnlyList<DeviceWorker> _devices = [];
     private int _admissionStopped;
@@ -43,18 +47,32 @@ public sealed class ModelHost : IHostedLifecycleService, IDisposable
         ServingMetrics metrics, IHostApplicationLifetime lifetime, ILogger<ModelHost> logger)
     {
         (_factory, _options, _resilience, _estimate, _metrics, _lifetime, _logger) = (factory, options.Value, resilience, estimate, metrics, lifetime, logger);
-        _queue = new WorkQueue(_options, estimate, item => metrics.Dropped(item.Expired));
+        _served = _options.Served();
+        _reloading = _served.ToDictionary(model => model.Name, _ => new SemaphoreSlim(1, 1), StringComparer.OrdinalIgnoreCase);
+        _queue = new WorkQueue(_options, estimate, _generations, item => metrics.Dropped(item.Expired));
         metrics.Observe(() => _queue.QueuedBoards, () => resilience.OpenFor > TimeSpan.Zero);
     }
 
-    /// <summary>Ready while at least one device serves; failed once every device has failed.</summary>
-    public ModelState State =>
-        _devices.Any(device => device.Status.State == ModelState.Ready) ? ModelState.Ready
-        : _devices.Count > 0 && _devices.All(device => device.Status.State == ModelState.Failed) ? ModelState.Failed
-        : ModelState.Loading;
+    /// <summary>The models served, the default first.</summary>
+    public IReadOnlyList<ModelSpec> Served => _served;
 
-    /// <summary>What was loaded (on the first ready device); null until <see cref="State"/> is <see cref="ModelState.Ready"/>.</summary>
-    public ModelInfo? Info => _devices.Select(device => device.Info).FirstOrDefault(info => info is not null);
+    /// <summary>The default model's state: see <see cref="StateOf"/>.</summary>
+    public ModelState State => StateOf(_served[0].Name);
+
+    /// <summary>Ready while at least one device serves <paramref name="model"/>; failed once it has failed on every device.</summary>
+    public ModelState StateOf(string model)
+    {
+        var states = _devices.Select(device => device.Status.Models.First(status => Same(status.Model, model)).State).ToList();
+        return states.Contains(ModelState.Ready) ? ModelState.Ready
+            : states.Count > 0 && states.All(state => state == ModelState.Failed) ? ModelState.Failed
+            : ModelState.Loading;
+    }
+
+    /// <summary>The served model named <paramref name="name"/> (ignoring case), or the default one for null; null for an unknown name.</summary>
+    public ModelSpec? Find(string? name) => name is null ? _served[0] : _served.FirstOrDefault(model => Same(model.Name, name));
+
+    /// <summary>What was loaded for <paramref name="model"/> (on the first device where it is ready); null until it is.</summary>
+    public ModelInfo? Info(string model) => _devices.Select(device => device.Info(model)).FirstOrDefault(info => info is not null);
 
     public IReadOnlyList<DeviceStatus> Devices => [.. _devices.Select(device => device.Status)];
 
@@ -75,15 +93,17 @@ public sealed class ModelHost : IHostedLifecycleService, IDisposable
     /// <see cref="BrokenCircuitException"/> while the circuit is open; and is cancelled when
     /// <paramref name="cancellation"/> (client gone or <paramref name="deadline"/> passed) fires.
     /// </summary>
-    public Task<Served> Submit(IReadOnlyList<Board> boards, DecodeOptions decode, string requestId, long deadline, CancellationToken cancellation)
+    public Task<Served> Submit(IReadOnlyList<Board> boards, string? model, DecodeOptions decode, string requestId, long deadline, CancellationToken cancellation)
     {
+        var spec = Find(model) ?? throw new ArgumentException($"No model is named '{model}'.", nameof(model));
         if (!Admitting) return Task.FromException<Served>(ModelUnavailableException.ShuttingDown());
-        if (State == ModelState.Failed) return Task.FromException<Served>(ModelUnavailableException.Failed());
-        if (State == ModelState.Loading) return Task.FromException<Served>(ModelUnavailableException.Loading());
+        var state = StateOf(spec.Name);
+        if (state == ModelState.Failed) return Task.FromException<Served>(ModelUnavailableException.Failed(spec.Name));
+        if (state == ModelState.Loading) return Task.FromException<Served>(ModelUnavailableException.Loading());
         if (_resilience.OpenFor is { Ticks: > 0 } openFor)
             return Task.FromException<Served>(new BrokenCircuitException("The circuit around the model is open.", openFor));
-        var item = new WorkItem(boards, decode, requestId, deadline, cancellation);
-        int serving = _devices.Count(device => device.Status.State == ModelState.Ready);
+        var item = new WorkItem(boards, spec.Name, decode, requestId, deadline, cancellation);
+        int serving = _devices.Count(device => device.Info(spec.Name) is not null);
         return _queue.TryAdd(item, serving) switch
         {
             Admission.Admitted => item.Completion.Task,
@@ -105,7 +125,7 @@ public sealed class ModelHost : IHostedLifecycleService, IDisposable
         _lifetime.ApplicationStopping.Register(StopAdmitting);
         _drainEnded.Token.Register(AnswerWhatTheDrainLeft);
         _devices = [.. DeviceList.Resolve(_options.Devices, DeviceList.VisibleGpus)
-            .Select(device => new DeviceWorker(device, _options, _factory, _queue, _resilience, _estimate, _metrics, _logger, OnDeviceFailed, _drainEnded.Token))];
+            .Select(device => new DeviceWorker(device, _options, _factory, _queue, _generations, _resilience, _estimate, _metrics, _logger, OnDeviceFailed, _drainEnded.Token))];
         _logger.LogInformation("Serving on {Count} device(s): {Devices}", _devices.Count, string.Join(", ", _devices.Select(device => device.Status.Device)));
         foreach (var device in _devices) device.Start();
         return Task.CompletedTask;
@@ -155,7 +175,66 @@ public sealed class ModelHost : IHostedLifecycleService, IDisposable
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public void Dispose() => _drainEnded.Dispose();
+    /// <summary>The last reload of <paramref name="model"/> (from its file changing or from the API), if any.</summary>
+    public ReloadOutcome? LastReload(string model) => _reloads.GetValueOrDefault(model);
+
+    /// <summary>
+    /// Reloads <paramref name="model"/>'s checkpoint without dropping a request: every running device loads and
+    /// self-tests the new weights beside the current ones; if all succeed, new work gets the new weights from one moment
+    /// on (requests already in a batch finish on the weights they started on, which are disposed after them); if any
+    /// fails, the staged weights are dropped and the current ones go on serving. One reload of a model at a time.
+    /// </summary>
+    public async Task<ReloadOutcome> ReloadAsync(string model, string trigger, CancellationToken cancellation)
+    {
+        var spec = Find(model) ?? throw new ArgumentException($"No model is named '{model}'.", nameof(model));
+        var gate = _reloading[spec.Name];
+        await gate.WaitAsync(cancellation);
+        try
+        {
+            var outcome = await Reload(spec, trigger);
+            _reloads[spec.Name] = outcome;
+            return outcome;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task<ReloadOutcome> Reload(ModelSpec spec, string trigger)
+    {
+        var devices = _devices.Where(device => !device.Stopped.IsCompleted).ToList();
+        if (!Admitting || devices.Count == 0 || State == ModelState.Loading)
+            return ReloadOutcome.Failed(spec.Name, trigger, "The instance is starting, stopping or has no device that serves; nothing was reloaded.");
+        int generation = _generations.Next(spec.Name);
+        _logger.LogInformation("Reloading model {Model} from {Path} ({Trigger}) on {Count} device(s) beside the weights in use",
+            spec.Name, spec.Path, trigger, devices.Count);
+        var staged = devices.Select(device => device.Stage(spec, generation)).ToList();
+        try
+        {
+            await Task.WhenAll(staged);
+        }
+        catch
+        {
+            foreach (var device in devices) _ = device.Discard(spec.Name, generation);
+            string problem = staged.Where(task => task.IsFaulted).Select(task => task.Exception!.InnerException!.Message).First();
+            _logger.LogError("Reload of model {Model} failed, the weights in use go on serving: {Problem}", spec.Name, problem);
+            return ReloadOutcome.Failed(spec.Name, trigger, problem);
+        }
+        _generations.Swap(spec.Name, generation);
+        foreach (var device in devices) _ = device.Activate(spec.Name, generation);   // and dispose the old weights once nothing is pinned to them
+        var info = staged[0].Result;
+        _logger.LogInformation("Reloaded model {Model}: new requests get sha256 {Sha256}", spec.Name, info.Sha256);
+        return ReloadOutcome.Succeeded(spec.Name, trigger, info);
+    }
+
+    public void Dispose()
+    {
+        _drainEnded.Dispose();
+        foreach (var gate in _reloading.Values) gate.Dispose();
+    }
+
+    private static bool Same(string name, string other) => string.Equals(name, other, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>From now on every new request is answered 503 and readiness is down (on ApplicationStopping, e.g. SIGTERM).</summary>
     internal void StopAdmitting()
@@ -185,10 +264,10 @@ public sealed class ModelHost : IHostedLifecycleService, IDisposable
         _queue.FailUnanswered(ModelUnavailableException.DrainEnded());
     }
 
-    /// <summary>When the last device has failed nobody will read the queue: answer what is in it and take nothing more.</summary>
+    /// <summary>When every model has failed on every device nobody will read the queue: answer what is in it and take nothing more.</summary>
     private void OnDeviceFailed()
     {
-        if (State != ModelState.Failed) return;
+        if (!_served.All(model => StateOf(model.Name) == ModelState.Failed)) return;
         _queue.Close();
         _queue.FailUnanswered(ModelUnavailableException.Failed());
     }

@@ -11,9 +11,38 @@ public sealed class ModelOptions : IValidatableObject
     /// <summary>The model shipped with the service (models/lifegpt.safetensors, copied next to the binaries).</summary>
     public static string ShippedModel { get; } = System.IO.Path.Combine(AppContext.BaseDirectory, "models", "lifegpt.safetensors");
 
-    /// <summary>The checkpoint to load (env <c>Model__Path</c>): safetensors or a PyTorch state_dict. Default: the shipped model.</summary>
+    /// <summary>
+    /// The checkpoint to load (env <c>Model__Path</c>) when <see cref="Models"/> is empty: safetensors or a PyTorch
+    /// state_dict. Default: the shipped model. It is served under its file name without the extension.
+    /// </summary>
     [Required]
     public string Path { get; set; } = ShippedModel;
+
+    /// <summary>
+    /// Several models side by side, by name (<c>Model:Models:{name}:Path</c>, and <c>:Default</c> true on one of them
+    /// when there are several); each is loaded on every device, and a request picks one with <c>"model"</c>. Empty:
+    /// the one model of <see cref="Path"/>.
+    /// </summary>
+    public Dictionary<string, ModelEntryOptions> Models { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Reload a model when its checkpoint file changes (see <see cref="ReloadDelayMs"/>); <c>POST /models/{name}/reload</c> works either way.</summary>
+    public bool WatchFiles { get; set; } = true;
+
+    /// <summary>How long a changed checkpoint file must stay unchanged before the model reloads from it.</summary>
+    [Range(0, 600_000)]
+    public int ReloadDelayMs { get; set; } = 2000;
+
+    /// <summary>A model's name: letters, digits, '.', '_' and '-', 1 to 64 of them (it appears in URLs and metric labels).</summary>
+    public const string NamePattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+
+    /// <summary>The models to serve, the default first: <see cref="Models"/>, or the one of <see cref="Path"/>.</summary>
+    public IReadOnlyList<ModelSpec> Served()
+    {
+        if (Models.Count == 0) return [new ModelSpec(System.IO.Path.GetFileNameWithoutExtension(Path), Path, IsDefault: true, SelfTestNames())];
+        return [.. Models.Select(model => new ModelSpec(model.Key, model.Value.Path, model.Value.Default || Models.Count == 1,
+                PatternNames(model.Value.SelfTestPatterns ?? SelfTestPatterns)))
+            .OrderByDescending(model => model.IsDefault).ThenBy(model => model.Name, StringComparer.Ordinal)];
+    }
 
     /// <summary>
     /// One worker thread per entry, each with its own copy of the model, all reading the one queue: <c>auto</c> (every
@@ -137,7 +166,10 @@ public sealed class ModelOptions : IValidatableObject
     [Required]
     public BreakerOptions Breaker { get; set; } = new();
 
-    public IReadOnlyList<string> SelfTestNames() => SelfTestPatterns.Trim() switch
+    public IReadOnlyList<string> SelfTestNames() => PatternNames(SelfTestPatterns);
+
+    /// <summary>The names a self-test setting (<c>all</c>, <c>none</c> or a comma-separated list) stands for.</summary>
+    public static IReadOnlyList<string> PatternNames(string setting) => setting.Trim() switch
     {
         "all" => Patterns.Names,
         "none" => [],
@@ -146,17 +178,51 @@ public sealed class ModelOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        var names = SelfTestNames();
-        var unknown = names.Where(name => !Patterns.Named.ContainsKey(name)).ToList();
-        if (unknown.Count > 0 || names.Count == 0 && SelfTestPatterns.Trim() != "none")
-            yield return new ValidationResult(
-                $"Model:SelfTestPatterns is 'all', 'none' or names from: {string.Join(", ", Patterns.Names)}; unknown: '{string.Join("', '", unknown)}'.",
-                [nameof(SelfTestPatterns)]);
+        if (SelfTestProblem("Model:SelfTestPatterns", SelfTestPatterns) is { } problem) yield return new ValidationResult(problem, [nameof(SelfTestPatterns)]);
         var results = new List<ValidationResult>();
         Validator.TryValidateObject(Breaker, new ValidationContext(Breaker), results, validateAllProperties: true);
         foreach (var result in results) yield return result;
+        foreach (var modelProblem in ModelsProblems()) yield return new ValidationResult(modelProblem, [nameof(Models)]);
+    }
+
+    private static string? SelfTestProblem(string key, string setting)
+    {
+        var names = PatternNames(setting);
+        var unknown = names.Where(name => !Patterns.Named.ContainsKey(name)).ToList();
+        return unknown.Count > 0 || names.Count == 0 && setting.Trim() != "none"
+            ? $"{key} is 'all', 'none' or names from: {string.Join(", ", Patterns.Names)}; unknown: '{string.Join("', '", unknown)}'."
+            : null;
+    }
+
+    private IEnumerable<string> ModelsProblems()
+    {
+        foreach (var (name, model) in Models)
+        {
+            if (model.SelfTestPatterns is { } setting && SelfTestProblem($"Model:Models:{name}:SelfTestPatterns", setting) is { } problem) yield return problem;
+            if (!System.Text.RegularExpressions.Regex.IsMatch(name, NamePattern))
+                yield return $"Model:Models:{name}: a model's name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.";
+            if (string.IsNullOrWhiteSpace(model.Path)) yield return $"Model:Models:{name}:Path is required: the checkpoint to load.";
+        }
+        var defaults = Models.Where(model => model.Value.Default).Select(model => model.Key).ToList();
+        if (Models.Count > 1 && defaults.Count != 1)
+            yield return $"Mark exactly one of Model:Models ({string.Join(", ", Models.Keys)}) with Default = true; " +
+                (defaults.Count == 0 ? "none is." : $"{string.Join(", ", defaults)} are.");
     }
 }
+
+/// <summary>One of <see cref="ModelOptions.Models"/>: where its checkpoint is, and whether requests that name no model get it.</summary>
+public sealed class ModelEntryOptions
+{
+    public string Path { get; set; } = "";
+
+    public bool Default { get; set; }
+
+    /// <summary>This model's self-test (as <see cref="ModelOptions.SelfTestPatterns"/>); unset: that setting's.</summary>
+    public string? SelfTestPatterns { get; set; }
+}
+
+/// <summary>A model the service serves: its name, its checkpoint, whether it is the default, and the patterns it must step exactly.</summary>
+public sealed record ModelSpec(string Name, string Path, bool IsDefault, IReadOnlyList<string> SelfTest);
 
 /// <summary>
 /// The circuit breaker around the model (Polly): it opens when at least <see cref="FailureRatio"/> of at least

@@ -11,6 +11,9 @@ public sealed class ModelUnavailableException(string message, TimeSpan? retryAft
     public static ModelUnavailableException Failed() =>
         new("The model failed to load or its self-test, so this instance cannot predict; see /healthz/ready and the service log.");
 
+    public static ModelUnavailableException Failed(string model) =>
+        new($"Model {model} failed to load or its self-test, so this instance cannot predict with it; see /models, /healthz/ready and the service log.");
+
     public static ModelUnavailableException Loading() =>
         new("The model is still loading and warming up on this instance; retry in a few seconds (see /healthz/ready).", TimeSpan.FromSeconds(5));
 

@@ -28,12 +28,13 @@ public static class ServingExtensions
         services.AddSingleton<ThroughputEstimate>();
         services.AddSingleton<ModelHost>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
+        services.AddHostedService<ModelFileWatcher>();
         services.AddSingleton<PredictionService>();
         services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ReadyTag]);
         return services;
     }
 
-    /// <summary>The real model: <see cref="ModelOptions.Path"/> loaded onto <paramref name="device"/>.</summary>
-    public static IBoardPredictor LoadLifeGpt(ModelOptions options, string device) =>
-        LifeGptPredictor.Load(options.Path, device, options.BoardsPerPass, options.Precision);
+    /// <summary>The real model: the checkpoint at <paramref name="path"/> loaded onto <paramref name="device"/>.</summary>
+    public static IBoardPredictor LoadLifeGpt(ModelOptions options, string path, string device) =>
+        LifeGptPredictor.Load(path, device, options.BoardsPerPass, options.Precision);
 }

@@ -32,16 +32,16 @@ public sealed class ServingMetrics
         _queueWait = metrics.CreateHistogram("conway_queue_wait_seconds", "Time from admission to the start of the request's batch.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 2, 16) });
         _inference = metrics.CreateHistogram("conway_inference_seconds", "Time the model took for one batch.",
-            new HistogramConfiguration { LabelNames = ["device"], Buckets = Histogram.ExponentialBuckets(0.005, 2, 16) });
+            new HistogramConfiguration { LabelNames = ["device", "model"], Buckets = Histogram.ExponentialBuckets(0.005, 2, 16) });
         _batchBoards = metrics.CreateHistogram("conway_batch_boards", "Boards per model batch.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(1, 2, 12) });
-        _boards = metrics.CreateCounter("conway_boards_predicted_total", "Boards predicted (rate() is boards/s).", "device");
-        _ruleBoards = metrics.CreateCounter("conway_rule_agreement_boards_total", "Predicted boards that match (or not) the exact rule's next state.", "result");
-        _mismatchedCells = metrics.CreateCounter("conway_rule_mismatched_cells_total", "Cells where the model's next state differs from the rule's.");
+        _boards = metrics.CreateCounter("conway_boards_predicted_total", "Boards predicted (rate() is boards/s).", "device", "model");
+        _ruleBoards = metrics.CreateCounter("conway_rule_agreement_boards_total", "Predicted boards that match (or not) the exact rule's next state.", "model", "result");
+        _mismatchedCells = metrics.CreateCounter("conway_rule_mismatched_cells_total", "Cells where the model's next state differs from the rule's.", "model");
         _dropped = metrics.CreateCounter("conway_requests_dropped_total", "Queued requests dropped before their batch: the deadline passed or the client left.", "reason");
         _splits = metrics.CreateCounter("conway_oom_splits_total", "Batches retried in halves after the model ran out of memory.");
         _passes = metrics.CreateHistogram("conway_verification_passes", "Verification passes per board decoded speculatively (1: the rule's draft accepted whole).",
-            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(1, 2, 11) });
+            new HistogramConfiguration { LabelNames = ["model"], Buckets = Histogram.ExponentialBuckets(1, 2, 11) });
         _refused = metrics.CreateCounter("conway_requests_refused_total", "Requests refused at admission (429): the queue's boards at capacity, or an answer predicted after the deadline.", "reason");
         _abandoned = metrics.CreateCounter("conway_abandoned_inference_seconds_total", "Model time spent on batches that were stopped before they finished (every request in them gone, or the drain ended): wasted work.");
     }
@@ -58,21 +58,21 @@ public sealed class ServingMetrics
 
     public void QueueWaited(TimeSpan wait) => _queueWait.Observe(wait.TotalSeconds);
 
-    public void Predicted(string device, IReadOnlyList<Prediction> predictions, TimeSpan elapsed)
+    public void Predicted(string device, string model, IReadOnlyList<Prediction> predictions, TimeSpan elapsed)
     {
         int boards = predictions.Count;
         foreach (var prediction in predictions)
-            if (prediction.Passes is { } passes) _passes.Observe(passes);
-        _inference.WithLabels(device).Observe(elapsed.TotalSeconds);
+            if (prediction.Passes is { } passes) _passes.WithLabels(model).Observe(passes);
+        _inference.WithLabels(device, model).Observe(elapsed.TotalSeconds);
         _batchBoards.Observe(boards);
-        _boards.WithLabels(device).Inc(boards);
+        _boards.WithLabels(device, model).Inc(boards);
     }
 
-    public void Checked(int boards, int matching, int mismatchedCells)
+    public void Checked(string model, int boards, int matching, int mismatchedCells)
     {
-        _ruleBoards.WithLabels("match").Inc(matching);
-        _ruleBoards.WithLabels("mismatch").Inc(boards - matching);
-        _mismatchedCells.Inc(mismatchedCells);
+        _ruleBoards.WithLabels(model, "match").Inc(matching);
+        _ruleBoards.WithLabels(model, "mismatch").Inc(boards - matching);
+        _mismatchedCells.WithLabels(model).Inc(mismatchedCells);
     }
 
     public void Dropped(bool expired) => _dropped.WithLabels(expired ? "deadline" : "client_gone").Inc();

@@ -3,8 +3,8 @@ using Conway.Decoding;
 namespace Conway.Api.Serving;
 
 /// <summary>
-/// The service's live estimate of what the model costs, per device and strategy: a device's seconds per board over
-/// its last <see cref="Window"/> model calls of that strategy (their time over their boards, so a big batch counts for
+/// The service's live estimate of what a model costs, per device, model and strategy: a device's seconds per board over
+/// its last <see cref="Window"/> calls of that model and strategy (their time over their boards, so a big batch counts for
 /// more than a small one), the warm-up included until newer calls push it out. Admission prices a request with it
 /// (the work queued ahead over the devices, plus its own), so a request that cannot meet its deadline is refused at
 /// once with an honest Retry-After instead of being admitted to die. Until a device has run a strategy it is priced
@@ -16,28 +16,33 @@ public sealed class ThroughputEstimate
     public const int Window = 8;
     private const double AutoregressivePerSpeculative = 20;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, Calls> _devices = [];
+    private readonly Dictionary<(string Device, string Model), Calls> _calls = [];
 
     /// <summary>
-    /// Seconds per board of the typical device with <paramref name="strategy"/>: the devices' harmonic mean, so that
-    /// the work over the number of devices is the time they take together, whatever their speeds.
+    /// Seconds per board of the typical device with <paramref name="model"/> and <paramref name="strategy"/>: the
+    /// devices' harmonic mean, so that the work over the number of devices is the time they take together, whatever
+    /// their speeds.
     /// </summary>
-    public double SecondsPerBoard(DecodeStrategy strategy)
+    public double SecondsPerBoard(string model, DecodeStrategy strategy)
     {
         lock (_lock)
         {
-            var perDevice = _devices.Values.Select(calls => calls.SecondsPerBoard(strategy)).ToList();
+            var perDevice = _calls.Where(calls => string.Equals(calls.Key.Model, model, StringComparison.OrdinalIgnoreCase))
+                .Select(calls => calls.Value.SecondsPerBoard(strategy)).ToList();
             return perDevice.Count == 0 ? Calls.Unmeasured(strategy) : perDevice.Count / perDevice.Sum(seconds => 1 / seconds);
         }
     }
 
-    /// <summary>Learns from a model call: <paramref name="boards"/> boards decoded on <paramref name="device"/> with <paramref name="strategy"/> in <paramref name="elapsed"/>.</summary>
-    public void Record(string device, DecodeStrategy strategy, int boards, TimeSpan elapsed)
+    /// <summary>
+    /// Learns from a model call: <paramref name="boards"/> boards decoded by <paramref name="model"/> on
+    /// <paramref name="device"/> with <paramref name="strategy"/> in <paramref name="elapsed"/>.
+    /// </summary>
+    public void Record(string device, string model, DecodeStrategy strategy, int boards, TimeSpan elapsed)
     {
         if (boards <= 0) return;
         lock (_lock)
         {
-            if (!_devices.TryGetValue(device, out var calls)) _devices[device] = calls = new Calls();
+            if (!_calls.TryGetValue((device, model), out var calls)) _calls[(device, model)] = calls = new Calls();
             calls.Add(strategy, boards, elapsed.TotalSeconds);
         }
     }

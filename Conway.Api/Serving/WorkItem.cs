@@ -4,8 +4,11 @@ using Conway.Decoding;
 
 namespace Conway.Api.Serving;
 
-/// <summary>A request's answer from the model, with which model (and device) answered and how long it waited and ran.</summary>
-public sealed record Served(IReadOnlyList<Prediction> Predictions, ModelInfo Model, TimeSpan QueueWait, TimeSpan Inference);
+/// <summary>
+/// A request's answer from the model, with which model answered (its name, and what was loaded: file, hash, device)
+/// and how long it waited and ran.
+/// </summary>
+public sealed record Served(IReadOnlyList<Prediction> Predictions, string Model, ModelInfo Info, TimeSpan QueueWait, TimeSpan Inference);
 
 /// <summary>A part of a request that goes to the model in one batch: boards Offset..Offset+Count-1 of its request.</summary>
 internal readonly record struct Slice(WorkItem Item, int Offset, int Count)
@@ -19,7 +22,8 @@ internal readonly record struct Slice(WorkItem Item, int Offset, int Count)
 /// <see cref="Stopwatch"/> timestamp) passes; the request then leaves the queue, and a batch whose requests are all
 /// gone stops. <see cref="Completion"/> gets the answer once every slice is done.
 /// </summary>
-internal sealed class WorkItem(IReadOnlyList<Board> boards, DecodeOptions options, string requestId, long deadline, CancellationToken cancellation)
+internal sealed class WorkItem(
+    IReadOnlyList<Board> boards, string model, DecodeOptions options, string requestId, long deadline, CancellationToken cancellation)
 {
     private readonly Prediction[] _predictions = new Prediction[boards.Count];
     private readonly Lock _lock = new();
@@ -29,6 +33,9 @@ internal sealed class WorkItem(IReadOnlyList<Board> boards, DecodeOptions option
     private CancellationTokenRegistration _onCancelled;
 
     public IReadOnlyList<Board> Boards { get; } = boards;
+
+    /// <summary>The name of the model (one of <see cref="ModelOptions.Served"/>) that decodes the boards.</summary>
+    public string Model { get; } = model;
     public DecodeOptions Options { get; } = options;
     public string RequestId { get; } = requestId;
     public CancellationToken Cancellation { get; } = cancellation;
@@ -36,6 +43,12 @@ internal sealed class WorkItem(IReadOnlyList<Board> boards, DecodeOptions option
     public long Deadline { get; } = deadline;
     public bool Expired => Stopwatch.GetTimestamp() >= Deadline;
     public TaskCompletionSource<Served> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// The generation of the model's weights that decodes every board of this request: the current one when its first
+    /// boards went into a batch (<see cref="ModelGenerations"/>); null before. Set under the queue's lock.
+    /// </summary>
+    public int? Generation { get; set; }
 
     /// <summary>Boards handed to batches so far (the queue's, changed under its lock).</summary>
     public int Taken { get; set; }
@@ -62,7 +75,7 @@ internal sealed class WorkItem(IReadOnlyList<Board> boards, DecodeOptions option
             _done += slice.Count;
             if (_done < Boards.Count) return;
         }
-        Completion.TrySetResult(new Served(_predictions, model, Stopwatch.GetElapsedTime(Enqueued, _firstStarted), _inference));
+        Completion.TrySetResult(new Served(_predictions, Model, model, Stopwatch.GetElapsedTime(Enqueued, _firstStarted), _inference));
     }
 
     /// <summary>

@@ -35,10 +35,11 @@ internal abstract record Admission
 /// It also knows every request it admitted that has no answer yet, queued or on a device, so that none is left
 /// unanswered when the model stops.
 /// </summary>
-internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimate, Action<WorkItem> dropped)
+internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimate, ModelGenerations generations, Action<WorkItem> dropped)
 {
     private readonly ModelOptions _options = options;
     private readonly ThroughputEstimate _estimate = estimate;
+    private readonly ModelGenerations _generations = generations;
     private readonly object _lock = new();
     private readonly List<WorkItem> _waiting = [];                      // requests with boards not yet in a batch
     private readonly ConcurrentDictionary<WorkItem, byte> _unanswered = new();
@@ -84,6 +85,16 @@ internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimat
         item.Completion.Task.ContinueWith((_, answered) => _unanswered.TryRemove((WorkItem)answered!, out byte _), item, CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return new Admission.Admitted();
+    }
+
+    /// <summary>Whether a request not answered yet is pinned to <paramref name="generation"/> of <paramref name="model"/>.</summary>
+    public bool Pinned(string model, int generation) =>
+        _unanswered.Keys.Any(item => item.Generation == generation && string.Equals(item.Model, model, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Wakes the readers, so that a device runs the steps posted to it.</summary>
+    public void Wake()
+    {
+        lock (_lock) Monitor.PulseAll(_lock);
     }
 
     /// <summary>Takes no more requests; readers still get those already queued.</summary>
@@ -139,8 +150,8 @@ internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimat
 
     private double AllQueued() => _waiting.Sum(other => Seconds(other, other.Boards.Count - other.Taken));
 
-    /// <summary>What <paramref name="boards"/> boards of a request cost one device, by the estimate for its strategy.</summary>
-    private double Seconds(WorkItem item, int boards) => boards * _estimate.SecondsPerBoard(item.Options.Strategy);
+    /// <summary>What <paramref name="boards"/> boards of a request cost one device, by the estimate for its model and strategy.</summary>
+    private double Seconds(WorkItem item, int boards) => boards * _estimate.SecondsPerBoard(item.Model, item.Options.Strategy);
 
     private double Seconds(IEnumerable<Slice> slices) => slices.Sum(slice => Seconds(slice.Item, slice.Count));
 
@@ -148,18 +159,31 @@ internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimat
     private TimeSpan Running(long now, int devices) => _running.Count == 0 ? TimeSpan.Zero
         : TimeSpan.FromSeconds(_running.Values.Sum(run => Math.Max(0, (run.Cost - Stopwatch.GetElapsedTime(run.Started, now)).TotalSeconds)) / devices);
 
-    /// <summary>One device worker's view of the queue: it blocks that thread while waiting.</summary>
-    public sealed class Reader(WorkQueue queue)
+    /// <summary>
+    /// One device worker's view of the queue, limited to the requests whose weights it holds (<paramref name="serves"/>,
+    /// called on the worker's thread): it blocks that thread while waiting, until there is work or
+    /// <paramref name="interrupted"/> (steps posted to the device).
+    /// </summary>
+    public sealed class Reader(WorkQueue queue, Func<WorkItem, bool> serves, Func<bool> interrupted)
     {
-        /// <summary>Blocks until a request waits (true), or the queue is closed and empty (false).</summary>
-        public bool WaitForWork()
+        /// <summary>How often a device that holds weights to retire looks whether it may (other devices answer their requests).</summary>
+        public static readonly TimeSpan RetirePoll = TimeSpan.FromSeconds(1);
+
+        /// <summary>
+        /// Blocks until a request it can serve waits, or it is interrupted, or (when <paramref name="retiring"/>)
+        /// <see cref="RetirePoll"/> passed: true; false when the queue is closed and has nothing for it.
+        /// </summary>
+        public bool WaitForWork(bool retiring)
         {
             lock (queue._lock)
             {
-                while (queue._waiting.Count == 0 && !queue._closed) Monitor.Wait(queue._lock);
-                return queue._waiting.Count > 0;
+                while (!queue._waiting.Any(serves) && !queue._closed && !interrupted())
+                    if (!Monitor.Wait(queue._lock, retiring ? RetirePoll : Timeout.InfiniteTimeSpan) && retiring) return true;
+                return queue._waiting.Any(serves) || interrupted() || !queue._closed;
             }
         }
+
+        private bool Serves(WorkItem item) => serves(item);
 
         /// <summary>
         /// Waits up to <see cref="ModelOptions.MaxWaitMs"/> after the first request for more (unless a batch is already
@@ -197,7 +221,7 @@ internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimat
             var batch = new List<Slice>();
             int boards = 0;
             long now = Stopwatch.GetTimestamp();
-            var byDeadline = queue._waiting.OrderBy(item => item.Deadline).ThenBy(item => item.Enqueued).ToList();
+            var byDeadline = queue._waiting.Where(Serves).OrderBy(item => item.Deadline).ThenBy(item => item.Enqueued).ToList();
             for (bool took = true; took && boards < options.MaxBatchBoards;)
             {
                 took = false;
@@ -206,6 +230,7 @@ internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimat
                     int count = Math.Min(Math.Min(options.SliceBoards, item.Boards.Count - item.Taken), options.MaxBatchBoards - boards);
                     if (count <= 0) continue;
                     if (batch.Count > 0 && !StillInTime(batch, item, count, now)) continue;
+                    item.Generation ??= queue._generations.Current(item.Model);   // all of a request's boards by the same weights
                     batch.Add(new Slice(item, item.Taken, count));
                     item.Taken += count;
                     boards += count;
