@@ -21,7 +21,9 @@ public sealed class CpuAdmissionTests(ITestOutputHelper output)
     [Fact]
     public async Task BurstOf10TimesTheQueue_KeepsAtLeast80PercentOfOneClientsGoodput_AndRefusesTheRestAtOnceWithRetryAfter()
     {
-        await using var api = Shipped();
+        // deadlines of 10 minutes: what is asserted is admission by the queue's capacity and the goodput; the CPU defaults'
+        // 2 minutes can pass when other work slows the machine several times over after the burst was admitted
+        await using var api = Shipped(("Model:MaxDeadlineMs", "600000"));
         await api.StartAsync(seconds: 180);
         using var client = api.CreateLoopbackClient();
         var options = api.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ModelOptions>>().Value;
@@ -92,10 +94,15 @@ public sealed class CpuAdmissionTests(ITestOutputHelper output)
         await Eventually(() => api.ModelHost.QueuedBoards == 0, "the huge request has left the queue", 5);
         await Eventually(() => api.Logs.AtLeast(LogLevel.Information).Any(entry => entry.Message.StartsWith("Stopped a batch of")),
             "the batch of the request that left is stopped", 30);
-        output.WriteLine($"single boards beside 256: {string.Join(", ", latencies.Select(s => s.ToString("F1")))} s");
+        string metrics = await (await client.GetAsync("/metrics")).Content.ReadAsStringAsync();
+        const string Batches = "conway_inference_seconds{device=\"cpu\",model=\"lifegpt\"}";
+        double batch = MetricValue(metrics, Batches.Replace("{", "_sum{")) / MetricValue(metrics, Batches.Replace("{", "_count{"));
+        output.WriteLine($"single boards beside 256: {string.Join(", ", latencies.Select(s => s.ToString("F1")))} s; a batch took {batch:F1} s on average");
 
-        Assert.All(latencies, seconds => Assert.True(seconds < 30, $"a single board took {seconds:F1} s beside the huge request"));
-        Assert.Contains("conway_abandoned_inference_seconds_total", await (await client.GetAsync("/metrics")).Content.ReadAsStringAsync());
+        // a single board waits for the batch on the model, then goes into the next one beside a slice of the huge request:
+        // about two batches, whatever the machine's speed (all 256 boards would be 64 batches)
+        Assert.All(latencies, seconds => Assert.True(seconds < 4 * batch + 2, $"a single board took {seconds:F1} s beside the huge request, a batch {batch:F1} s"));
+        Assert.Contains("conway_abandoned_inference_seconds_total", metrics);
     }
 
     [Fact]

@@ -27,6 +27,14 @@ public static class Given
         return content;
     }
 
+    /// <summary>The value of one series (name and labels, exactly as written) in Prometheus text.</summary>
+    public static double MetricValue(string metrics, string series)
+    {
+        var line = metrics.Split('\n').SingleOrDefault(line => line.StartsWith(series + " "));
+        Assert.True(line is not null, $"no series {series}");
+        return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public static async Task<JsonNode> BodyOf(HttpResponseMessage response) =>
         JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
 

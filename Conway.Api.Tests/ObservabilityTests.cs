@@ -23,17 +23,17 @@ public sealed partial class ObservabilityTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.StartsWith("text/plain", response.Content.Headers.ContentType?.ToString());
         string text = await response.Content.ReadAsStringAsync();
-        Assert.Equal(3, Value(text, "conway_boards_predicted_total{device=\"cpu\",model=\"rule-predictor-test-double\"}"));
-        Assert.Equal(2, Value(text, "conway_rule_agreement_boards_total{model=\"rule-predictor-test-double\",result=\"match\"}"));
-        Assert.Equal(1, Value(text, "conway_rule_agreement_boards_total{model=\"rule-predictor-test-double\",result=\"mismatch\"}"));
-        Assert.Equal(5, Value(text, "conway_rule_mismatched_cells_total{model=\"rule-predictor-test-double\"}"));
-        Assert.Equal(0, Value(text, "conway_queue_depth"));
-        Assert.Equal(0, Value(text, "conway_circuit_open"));
-        Assert.Equal(1, Value(text, "conway_batch_boards_count"));
-        Assert.Equal(1, Value(text, "conway_queue_wait_seconds_count"));
-        Assert.Equal(1, Value(text, "conway_inference_seconds_count{device=\"cpu\",model=\"rule-predictor-test-double\"}"));
-        Assert.Equal(1, Value(text, "http_requests_received_total{code=\"200\",method=\"POST\",controller=\"\",action=\"\",endpoint=\"/predict/batch\"}"));
-        Assert.Equal(1, Value(text, "http_requests_received_total{code=\"400\",method=\"POST\",controller=\"\",action=\"\",endpoint=\"/predict/\"}"));
+        Assert.Equal(3, MetricValue(text, "conway_boards_predicted_total{device=\"cpu\",model=\"rule-predictor-test-double\"}"));
+        Assert.Equal(2, MetricValue(text, "conway_rule_agreement_boards_total{model=\"rule-predictor-test-double\",result=\"match\"}"));
+        Assert.Equal(1, MetricValue(text, "conway_rule_agreement_boards_total{model=\"rule-predictor-test-double\",result=\"mismatch\"}"));
+        Assert.Equal(5, MetricValue(text, "conway_rule_mismatched_cells_total{model=\"rule-predictor-test-double\"}"));
+        Assert.Equal(0, MetricValue(text, "conway_queue_depth"));
+        Assert.Equal(0, MetricValue(text, "conway_circuit_open"));
+        Assert.Equal(1, MetricValue(text, "conway_batch_boards_count"));
+        Assert.Equal(1, MetricValue(text, "conway_queue_wait_seconds_count"));
+        Assert.Equal(1, MetricValue(text, "conway_inference_seconds_count{device=\"cpu\",model=\"rule-predictor-test-double\"}"));
+        Assert.Equal(1, MetricValue(text, "http_requests_received_total{code=\"200\",method=\"POST\",controller=\"\",action=\"\",endpoint=\"/predict/batch\"}"));
+        Assert.Equal(1, MetricValue(text, "http_requests_received_total{code=\"400\",method=\"POST\",controller=\"\",action=\"\",endpoint=\"/predict/\"}"));
         Assert.Contains("http_request_duration_seconds_bucket{", text);
         Assert.Contains("process_working_set_bytes", text);
     }
@@ -54,7 +54,7 @@ public sealed partial class ObservabilityTests
         string after = await client.GetStringAsync("/metrics");
         Assert.InRange(after.Length - before, -1024, 1024);
         Assert.DoesNotContain(methods, method => after.Contains(method, StringComparison.Ordinal));
-        Assert.Equal(201, Value(after, "http_requests_received_total{code=\"405\",method=\"OTHER\",controller=\"\",action=\"\",endpoint=\"\"}"));
+        Assert.Equal(201, MetricValue(after, "http_requests_received_total{code=\"405\",method=\"OTHER\",controller=\"\",action=\"\",endpoint=\"\"}"));
     }
 
     [Fact]
@@ -78,7 +78,7 @@ public sealed partial class ObservabilityTests
             string metrics = "";
             for (var deadline = DateTime.UtcNow.AddSeconds(10); !metrics.Contains(Closed + " ") && DateTime.UtcNow < deadline; await Task.Delay(20))
                 metrics = await client.GetStringAsync("/metrics");
-            Assert.Equal(1, Value(metrics, Closed));
+            Assert.Equal(1, MetricValue(metrics, Closed));
             Assert.DoesNotContain("code=\"200\",method=\"POST\"", metrics);
         }
         finally
@@ -137,13 +137,6 @@ public sealed partial class ObservabilityTests
         var errors = api.Logs.AtLeast(LogLevel.Error).ToList();
         Assert.Contains(errors, entry => entry.Category.EndsWith("ModelHost") && entry.Message.Contains("trace-me-7"));
         Assert.Contains(errors, entry => entry.Category.Contains("ExceptionHandler") && Equals(entry.Scopes.GetValueOrDefault("RequestId"), "trace-me-7"));
-    }
-
-    private static double Value(string metrics, string series)
-    {
-        var line = metrics.Split('\n').SingleOrDefault(line => line.StartsWith(series + " "));
-        Assert.True(line is not null, $"no series {series}");
-        return double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
     }
 
     private static double Ms(Match timing, string name) => double.Parse(timing.Groups[name].Value, CultureInfo.InvariantCulture);

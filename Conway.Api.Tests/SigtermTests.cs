@@ -53,7 +53,8 @@ public sealed class SigtermTests(ITestOutputHelper output)
         string report = string.Join('\n', runs.Select(run => run.ToString()));
         output.WriteLine(report);
         Assert.True(runs.All(run => run.ExitCode == 0), $"every run exits 0:\n{report}");
-        Assert.True(runs.All(run => run.Answers.All(answer => answer is "200" or "503")), $"every request is answered 200 or 503 (with Retry-After):\n{report}");
+        // 429: refused at once, before the SIGTERM, when the measured speed of a busy machine says it would miss its deadline
+        Assert.True(runs.All(run => run.Answers.All(answer => answer is "200" or "503" or "429")), $"every request is answered 200, 503 or 429 (with Retry-After):\n{report}");
         Assert.True(runs.All(run => run.ReadinessDuringDelay == "503" && run.PredictionDuringDelay == "503"),
             $"during the shutdown delay a new connection is accepted: readiness 503, a new prediction 503 with Retry-After:\n{report}");
         Assert.True(runs.All(run => run.ErrorLogs == 0), $"nothing is logged as an error:\n{report}");
@@ -110,8 +111,9 @@ public sealed class SigtermTests(ITestOutputHelper output)
         {
             using var response = await sending;
             var status = response.StatusCode;
-            return status == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is null && response.RequestMessage?.RequestUri?.AbsolutePath == "/predict"
-                ? "503 without Retry-After"
+            return status is HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests && response.Headers.RetryAfter is null
+                    && response.RequestMessage?.RequestUri?.AbsolutePath == "/predict"
+                ? $"{(int)status} without Retry-After"
                 : $"{(int)status}";
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
