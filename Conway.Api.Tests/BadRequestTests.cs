@@ -43,7 +43,7 @@ public sealed class BadRequestTests(ApiFactory api) : IClassFixture<ApiFactory>
         ["trailing garbage"] = Raw("""{"board": []} x""", "$", "Not valid JSON. (line 1, byte 15)"),
         ["board is a number"] = Raw("""{"board": 5}""", "board", "Expected an array; got a number. (line 1, byte 12)"),
         ["row is a number"] = Raw("""{"board": [1]}""", "board[0]", "Expected a string; got a number."),
-        ["unknown field"] = Single(new { board = GliderRows, bored = true }, "$", "Unknown property; the properties here are 'board', 'rle', 'cells', 'strategy',"),
+        ["unknown field"] = Single(new { board = GliderRows, bored = true }, "$", "Unknown property; the properties here are 'board', 'rle', 'cells', 'model', 'strategy',"),
         ["field in wrong case"] = Single(new { Board = GliderRows }, "$", "Unknown property; the properties here are"),
         ["duplicate field"] = Raw("""{"rle": "o!", "rle": "o!"}""", "rle", "Given more than once; give each property once."),
         ["unknown strategy"] = Single(new { board = GliderRows, strategy = "fast" }, "strategy", "Expected \"speculative\" or \"autoregressive\"."),
