@@ -11,7 +11,8 @@ namespace Conway.Api.Tests;
 /// <summary>
 /// The served OpenAPI document is the contract: live responses of every documented status, made by real requests,
 /// validate against their operation's response schema and carry the headers it declares as required; the document's
-/// examples validate against their schemas, and its request examples are accepted.
+/// examples validate against their schemas, its request examples are accepted, every documented error status has a
+/// problem example, and those examples say what the live service says for the same mistake.
 /// </summary>
 public sealed class OpenApiContractTests : IAsyncLifetime
 {
@@ -109,28 +110,71 @@ public sealed class OpenApiContractTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task DocumentExamples_ValidateAgainstTheirSchemas_AndRequestExamplesAreAccepted()
+    public void EveryExampleInTheDocument_ValidatesAgainstItsOwnSchema()
     {
-        int examples = 0;
-        foreach (var (path, item) in _document["paths"]!.AsObject())
-            foreach (var (method, operation) in item!.AsObject())
+        var examples = Examples(_document).ToList();
+
+        foreach (var (what, schema, example) in examples) AssertValid(_document, schema, example, what);
+        // the 200s and requests of both prediction operations, and every problem example (e.g. each status of /predict)
+        Assert.Contains(examples, example => example.What == "post /predict 200 example");
+        Assert.Contains(examples, example => example.What == "post /predict/batch request example");
+        Assert.Contains(examples, example => example.What == "post /predict 503 example");
+        Assert.Contains(examples, example => example.What == "post /patterns/convert 400 example");
+    }
+
+    [Fact]
+    public async Task RequestExamples_AreAccepted()
+    {
+        int requests = 0;
+        foreach (var (path, method, operation) in Operations(_document))
+            if (operation["requestBody"]?["content"]?["application/json"]?["example"] is { } request)
             {
-                foreach (var (status, response) in operation!["responses"]!.AsObject())
-                    foreach (var (_, media) in response!["content"]?.AsObject() ?? [])
-                        if (media!["example"] is { } example)
-                        {
-                            AssertValid(_document, media["schema"]!, example, $"{method} {path} {status} example");
-                            examples++;
-                        }
-                if (operation["requestBody"]?["content"]?["application/json"] is { } body && body["example"] is { } request)
-                {
-                    AssertValid(_document, body["schema"]!, request, $"{method} {path} request example");
-                    var answer = await _client.PostAsync(path, Json(request.ToJsonString()));
-                    Assert.True(answer.StatusCode == HttpStatusCode.OK, $"{method} {path} request example: {(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
-                    examples++;
-                }
+                var answer = await _client.PostAsync(path, Json(request.ToJsonString()));
+                Assert.True(answer.StatusCode == HttpStatusCode.OK, $"{method} {path} request example: {(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
+                requests++;
             }
-        Assert.True(examples >= 4, $"only {examples} examples in the document");
+        Assert.True(requests >= 2, $"only {requests} request examples in the document");
+    }
+
+    [Fact]
+    public void EveryDocumentedErrorStatus_HasAProblemExampleOfThatStatus()
+    {
+        var predict = _document["paths"]!["/predict"]!["post"]!["responses"]!.AsObject().Select(response => response.Key);
+        Assert.Superset(new HashSet<string> { "400", "401", "413", "415", "429", "503", "504" }, predict.ToHashSet());
+
+        foreach (var (path, method, operation) in Operations(_document))
+            foreach (var (status, response) in operation["responses"]!.AsObject())
+                if (int.Parse(status) >= 400)
+                {
+                    var example = response!["content"]?["application/problem+json"]?["example"]
+                        ?? throw new Xunit.Sdk.XunitException($"{method} {path} {status}: no problem example (Conway.Api/Endpoints/ProblemExamples.cs)");
+                    Assert.Equal(int.Parse(status), (int)example["status"]!);
+                }
+    }
+
+    [Fact]
+    public async Task ProblemExamples_SayWhatTheLiveServiceSaysForTheSameMistake()
+    {
+        var responses = _document["paths"]!["/predict"]!["post"]!["responses"]!;
+        string[] shortRow = [.. GliderRows.Select((row, r) => r == 2 ? row[..^1] : row)];
+        var live = new (string Status, Func<Task<HttpResponseMessage>> Send)[]
+        {
+            ("400", () => _client.PostAsync("/predict", Json(new { board = shortRow }))),
+            ("401", () => _api.CreateClient().PostAsync("/predict", Json(new { board = GliderRows }))),
+            ("413", () => _client.PostAsync("/predict", Bytes(new byte[70_000], "application/json"))),
+            ("415", () => _client.PostAsync("/predict", Bytes("x"u8.ToArray(), "text/plain"))),
+        };
+
+        foreach (var (status, send) in live)
+        {
+            var example = responses[status]!["content"]!["application/problem+json"]!["example"]!.AsObject();
+            var answer = JsonNode.Parse(await (await send()).Content.ReadAsStringAsync())!.AsObject();
+            Assert.Equal(answer.Select(property => property.Key), example.Select(property => property.Key));
+            foreach (string same in new[] { "type", "title", "status", "detail", "errors" })
+                Assert.True(JsonNode.DeepEquals(answer[same], example[same]), $"{status} {same}: live {answer[same]?.ToJsonString()}, example {example[same]?.ToJsonString()}");
+            Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$", (string)example["traceId"]!);
+            Assert.False(string.IsNullOrEmpty((string?)example["requestId"]));
+        }
     }
 
     [Fact]
@@ -143,6 +187,26 @@ public sealed class OpenApiContractTests : IAsyncLifetime
         Assert.False(Evaluate(_document, new JsonObject { ["$ref"] = "#/components/schemas/ProblemDetails" },
             JsonNode.Parse("""{"title": "x", "status": 400, "detail": "d", "requestId": "r", "traceId": "t", "extra": 1}""")).IsValid);
         Assert.True(Evaluate(_document, schema, JsonNode.Parse("""{"rle": "o!", "topK": 256}""")).IsValid);
+    }
+
+    private static IEnumerable<(string Path, string Method, JsonNode Operation)> Operations(JsonNode document) =>
+        from path in document["paths"]!.AsObject()
+        from operation in path.Value!.AsObject()
+        select (path.Key, operation.Key, operation.Value!);
+
+    /// <summary>Every request and response example in the document, with the schema it is an example of.</summary>
+    private static IEnumerable<(string What, JsonNode Schema, JsonNode Example)> Examples(JsonNode document)
+    {
+        foreach (var (path, method, operation) in Operations(document))
+        {
+            foreach (var (status, response) in operation["responses"]!.AsObject())
+                foreach (var (_, media) in response!["content"]?.AsObject() ?? [])
+                    if (media!["example"] is { } example)
+                        yield return ($"{method} {path} {status} example", media["schema"]!, example);
+            foreach (var (_, media) in operation["requestBody"]?["content"]?.AsObject() ?? [])
+                if (media!["example"] is { } request)
+                    yield return ($"{method} {path} request example", media["schema"]!, request);
+        }
     }
 
     private static Task<HttpResponseMessage> Unkeyed(HttpClient client, string path)

@@ -19,8 +19,7 @@ internal static class JsonBody
     public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(
         HttpRequest request, int maxBytes, JsonSerializerOptions json, CancellationToken cancellation) where T : class
     {
-        if (!request.HasJsonContentType())
-            return (null, Problems.Status(StatusCodes.Status415UnsupportedMediaType, Problems.UnsupportedMediaType(request.ContentType)));
+        if (!request.HasJsonContentType()) return (null, NotJson(request.ContentType));
         if (request.ContentLength > maxBytes) return (null, TooLarge(maxBytes));
 
         PipeReader reader = request.BodyReader;
@@ -67,7 +66,12 @@ internal static class JsonBody
         }
     }
 
-    private static ProblemHttpResult TooLarge(int maxBytes) =>
+    /// <summary>415: the body was sent as <paramref name="contentType"/>, not as JSON.</summary>
+    public static ProblemHttpResult NotJson(string? contentType) =>
+        Problems.Status(StatusCodes.Status415UnsupportedMediaType, Problems.UnsupportedMediaType(contentType));
+
+    /// <summary>413: the body is larger than <paramref name="maxBytes"/>.</summary>
+    public static ProblemHttpResult TooLarge(int maxBytes) =>
         Problems.Status(StatusCodes.Status413PayloadTooLarge, $"The body is larger than the limit of {maxBytes} bytes.");
 
     /// <summary>Kestrel could not read the body: said in fixed words by status (its messages may quote what it read).</summary>

@@ -27,6 +27,7 @@ internal static class OpenApiContract
     {
         options.AddDocumentTransformer(DescribeDocument);
         options.AddOperationTransformer(DescribeOperation);
+        options.AddOperationTransformer(ProblemExamples.Describe);
     }
 
     private static Task DescribeDocument(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken _)
@@ -126,14 +127,15 @@ internal static class OpenApiContract
     }
 
     /// <summary>
-    /// RFC 9457 as the service writes it: type, title, status and detail always (never null), and the request's id
+    /// RFC 9457 as the service writes it: title, status and detail always (never null), type for every status RFC 9110
+    /// defines (so not for 429), and the request's id
     /// (<c>requestId</c>, as in <c>X-Request-Id</c>) and trace id (<c>traceId</c>); nothing else but a 400's <c>errors</c>.
     /// </summary>
     private static void DescribeProblem(OpenApiSchema details)
     {
         details.Properties ??= new Dictionary<string, IOpenApiSchema>();
         details.Properties["type"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "A URI that identifies the kind of problem." };
-        details.Properties["title"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "The status code's reason phrase." };
+        details.Properties["title"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "The status code's reason phrase; for a 400, 'One or more validation errors occurred.'" };
         details.Properties["status"] = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "400", Maximum = "599" };
         details.Properties["detail"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "What went wrong, and what to do; never repeats the body." };
         details.Properties.Remove("instance");

@@ -19,7 +19,7 @@ public static class PredictEndpoints
     private const string Body =
         "Options in the body: `strategy` speculative (default) or autoregressive; `temperature` 0 to 2 (default 0, greedy); " +
         "`topK` 1 to 256 (default 26); `seed` (integer, optional); `probabilities` (default false) adds `pAlive`. " +
-        "Unknown fields, wrong JSON types and out-of-range values get 400 problem details naming the field. " +
+        "Unknown fields, wrong JSON types and out-of-range values get 400 problem details naming the field (`$` for the body as a whole). " +
         "Each result carries the exact rule's next state and where the model differs from it. " +
         "`deadlineMs` (or the header X-Deadline-Ms) bounds the wait: past it the answer is 504. With API keys configured, " +
         "send one in X-Api-Key. Responses carry X-Model-Version, X-Request-Id and Server-Timing (queue, inference, total).";

@@ -17,8 +17,8 @@ internal static class PredictExamples
     private static readonly ModelInfo Weights = new("lifegpt.safetensors", "3f5a9c0e1b2d" + new string('0', 52), 12_717_056, "BFloat16", "cuda:0", TimeSpan.Zero);
     private static readonly TimeSpan Elapsed = TimeSpan.FromMilliseconds(1.8);
 
-    private static readonly Board Glider = Board.Empty.With(0, 1, true).With(1, 2, true).With(2, 0, true).With(2, 1, true).With(2, 2, true);
-    private static readonly Board Blinker = Board.Empty.With(1, 0, true).With(1, 1, true).With(1, 2, true);
+    internal static readonly Board Glider = Board.Empty.With(0, 1, true).With(1, 2, true).With(2, 0, true).With(2, 1, true).With(2, 2, true);
+    internal static readonly Board Blinker = Board.Empty.With(1, 0, true).With(1, 1, true).With(1, 2, true);
 
     public static Task Single(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken _) =>
         Apply(operation, context,

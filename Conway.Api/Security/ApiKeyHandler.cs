@@ -19,6 +19,12 @@ public sealed class ApiKeyHandler(
     public const string SchemeName = "ApiKey";
     public const string Header = "X-Api-Key";
 
+    /// <summary>The 401's detail when no key was sent.</summary>
+    public const string NoKey = $"Send an API key in the {Header} header.";
+
+    /// <summary>The 401's detail when the key sent is not one of the configured ones.</summary>
+    public const string WrongKey = $"The API key in {Header} is not valid.";
+
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         if (!keys.Required || Request.Headers[Header] is not [{ Length: > 0 } presented]) return Task.FromResult(AuthenticateResult.NoResult());
@@ -40,9 +46,7 @@ public sealed class ApiKeyHandler(
         }
         if (result.Failure is not null) failures.Failed(FailedKeyLimiter.ClientOf(Context));
         Response.Headers.WWWAuthenticate = $"{SchemeName} header=\"{Header}\"";
-        await WriteAsync(StatusCodes.Status401Unauthorized, "Unauthorized", result.Failure is not null
-            ? $"The API key in {Header} is not valid."
-            : $"Send an API key in the {Header} header.");
+        await WriteAsync(StatusCodes.Status401Unauthorized, "Unauthorized", result.Failure is not null ? WrongKey : NoKey);
     }
 
     private async Task WriteAsync(int status, string title, string detail)
