@@ -45,11 +45,15 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
     public HttpClient CreateLoopbackClient() =>
         new(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue }) { BaseAddress = CreateClient().BaseAddress, Timeout = TimeSpan.FromMinutes(15) };
 
-    /// <summary>A client once every device is ready, with the self-tests' calls forgotten, so tests see only their own.</summary>
+    /// <summary>
+    /// A client once every device is ready (on the default model) and done loading the others, with the self-tests' calls
+    /// forgotten, so tests see only their own.
+    /// </summary>
     public async Task<HttpClient> StartAsync(int seconds = 10)
     {
         var client = CreateClient();
-        await Given.Eventually(() => ModelHost.Devices is { Count: > 0 } devices && devices.All(device => device.State == ModelState.Ready), "every device is ready", seconds);
+        await Given.Eventually(() => ModelHost.Devices is { Count: > 0 } devices && devices.All(device => device.State == ModelState.Ready)
+            && devices.All(device => device.Models.All(model => model.State != ModelState.Loading)), "every device is ready, every model loaded or failed", seconds);
         Predictor.Calls.Clear();
         return client;
     }

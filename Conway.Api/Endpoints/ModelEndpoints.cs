@@ -38,18 +38,22 @@ public static class ModelEndpoints
     public static Ok<ModelsResponse> List(ModelHost host) =>
         TypedResults.Ok(new ModelsResponse([.. host.Served.Select(model => Describe(host, model))]));
 
-    public static async Task<Results<Ok<ModelReload>, ProblemHttpResult>> ReloadAsync(string name, ModelHost host, CancellationToken cancellation)
+    public static async Task<Results<Ok<ModelReload>, ProblemHttpResult>> ReloadAsync(string name, ModelHost host, HttpResponse response, CancellationToken cancellation)
     {
-        if (host.Find(name) is not { } model)
-            return Problems.Status(StatusCodes.Status404NotFound,
-                $"No model has that name; the models served are: {string.Join(", ", host.Served.Select(served => served.Name))}.");
+        if (host.Find(name) is not { } model) return UnknownModel(host.Served);
         if (!host.Admitting || host.State == ModelState.Loading)
-            return Problems.Status(StatusCodes.Status503ServiceUnavailable, "The instance is starting or stopping; reload when it is ready.");
+            return ServingProblems.Unavailable(response, host.Admitting ? ModelUnavailableException.Loading() : ModelUnavailableException.ShuttingDown());
         var outcome = await host.ReloadAsync(model.Name, "api", cancellation);
-        return outcome.Swapped
-            ? TypedResults.Ok(Reload(outcome))
-            : Problems.Status(StatusCodes.Status422UnprocessableEntity, $"Nothing was reloaded; the weights in use go on serving. {outcome.Problem}");
+        return outcome.Swapped ? TypedResults.Ok(Reload(outcome)) : NotReloaded(outcome.Problem!);
     }
+
+    /// <summary>404: the path names no served model.</summary>
+    public static ProblemHttpResult UnknownModel(IEnumerable<ModelSpec> served) => Problems.Status(StatusCodes.Status404NotFound,
+        $"No model has that name; the models served are: {string.Join(", ", served.Select(model => model.Name))}.");
+
+    /// <summary>422: the new weights did not load or pass the self-test; <paramref name="problem"/> says which.</summary>
+    public static ProblemHttpResult NotReloaded(string problem) =>
+        Problems.Status(StatusCodes.Status422UnprocessableEntity, $"Nothing was reloaded; the weights in use go on serving. {problem}");
 
     private static ModelDescription Describe(ModelHost host, ModelSpec model)
     {

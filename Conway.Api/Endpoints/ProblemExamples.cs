@@ -41,6 +41,10 @@ internal static class ProblemExamples
     {
         StatusCodes.Status400BadRequest when InvalidRequest(request) is { } invalid => invalid,
         StatusCodes.Status401Unauthorized => _ => Task.FromResult(Problems.Status(status, ApiKeyHandler.NoKey)),
+        StatusCodes.Status403Forbidden => _ => Task.FromResult(Problems.Status(status, SecurityExtensions.AdministrationNeedsKeys)),
+        StatusCodes.Status404NotFound => _ => Task.FromResult(ModelEndpoints.UnknownModel(services.GetRequiredService<IOptions<ModelOptions>>().Value.Served())),
+        StatusCodes.Status422UnprocessableEntity => _ => Task.FromResult(ModelEndpoints.NotReloaded(
+            $"Model {services.GetRequiredService<IOptions<ModelOptions>>().Value.Served()[0].Name} failed its self-test on cuda:0: glider differ from the rule.")),
         StatusCodes.Status413PayloadTooLarge => _ =>
             Task.FromResult(JsonBody.TooLarge(services.GetRequiredService<IOptions<ApiOptions>>().Value.MaxRequestBodyBytes)),
         StatusCodes.Status415UnsupportedMediaType => _ => Task.FromResult(JsonBody.NotJson("text/plain")),

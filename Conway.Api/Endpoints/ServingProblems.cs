@@ -42,6 +42,9 @@ internal static class ServingProblems
         _ => null,
     };
 
+    /// <summary>503 with Retry-After when the instance cannot take the work now (loading, shutting down).</summary>
+    public static ProblemHttpResult Unavailable(HttpResponse response, ModelUnavailableException unavailable) => From(unavailable, response, TimeSpan.Zero, false)!;
+
     private static ProblemHttpResult WithRetryAfter(HttpResponse response, TimeSpan after, ProblemHttpResult problem)
     {
         Problems.SetRetryAfter(response, after);

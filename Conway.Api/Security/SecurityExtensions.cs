@@ -43,6 +43,7 @@ public static class SecurityExtensions
     public static RouteHandlerBuilder RequireAdministration(this RouteHandlerBuilder builder, IEndpointRouteBuilder app) =>
         app.ServiceProvider.GetRequiredService<ApiKeys>().Required
             ? builder.RequireAuthorization(ApiKeyPolicy)
-            : builder.AddEndpointFilter((_, _) => ValueTask.FromResult<object?>(Http.Problems.Status(StatusCodes.Status403Forbidden,
-                "This operation changes the instance, so it needs an API key; configure Auth:ApiKeys to enable it.")));
+            : builder.AddEndpointFilter((_, _) => ValueTask.FromResult<object?>(Http.Problems.Status(StatusCodes.Status403Forbidden, AdministrationNeedsKeys)));
+
+    public const string AdministrationNeedsKeys = "This operation changes the instance, so it needs an API key; configure Auth:ApiKeys to enable it.";
 }
