@@ -34,7 +34,7 @@ public sealed class SigtermTests(ITestOutputHelper output)
     };
 
     [Fact]
-    public async Task Sigterm_WithTenRequestsInFlight_AnswersEveryOne200Or503_NeverResets_AndExits0_TenRunsInARow()
+    public async Task Sigterm_WithTenRequestsSent_AnswersEveryOne200Or503Or429_NeverResets_AndExits0_TenRunsInARow()
     {
         using var twoAtATime = new SemaphoreSlim(2); // one run starts its model while another shuts down
         var runs = await Task.WhenAll(Enumerable.Range(1, Runs).Select(async number =>
