@@ -15,6 +15,7 @@ app.UseDefaultFiles();
 app.UseStaticFiles();
 app.MapHealthEndpoints();
 app.MapPredictEndpoints();
+app.MapRolloutEndpoints();
 app.MapPatternEndpoints();
 app.MapMetricsEndpoint();
 app.Run();

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Validation;
 
 namespace Conway.Api.Contracts;
 
-/// <summary>Decoding settings shared by <c>/predict</c> and <c>/predict/batch</c>.</summary>
+/// <summary>Decoding settings shared by <c>/predict</c>, <c>/predict/batch</c> and <c>/rollout</c>.</summary>
 public abstract record DecodeRequest
 {
     /// <summary>speculative (default) or autoregressive; both give the same output when greedy.</summary>
@@ -32,7 +32,8 @@ public abstract record DecodeRequest
 
     /// <summary>
     /// Give up (504) when there is no answer within this many milliseconds of arrival; capped at, and by default,
-    /// Model:MaxDeadlineMs. The header <c>X-Deadline-Ms</c> does the same; with both, the earlier deadline holds.
+    /// Model:MaxDeadlineMs (for <c>/rollout</c>: the end of the whole rollout, Model:MaxRolloutDeadlineMs). The header
+    /// <c>X-Deadline-Ms</c> does the same; with both, the earlier deadline holds.
     /// </summary>
     [Within(1, int.MaxValue, ErrorMessage = "Must be at least {1} (milliseconds); got {3}.")]
     public int? DeadlineMs { get; init; }

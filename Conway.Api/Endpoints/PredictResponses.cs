@@ -10,9 +10,9 @@ internal static class PredictResponses
 {
     public static PredictResponse Single(CheckedPrediction check, DecodeStrategy strategy, string model, double elapsedMs) =>
         new(check.Prediction.Next.ToRows(), check.Rule.ToRows(), check.MatchesRule, check.Mismatches.Count,
-            [.. check.Mismatches.Select(cell => new[] { cell.Row, cell.Column })], strategy, model, Math.Round(elapsedMs, 3))
+            Cells(check), strategy, model, Math.Round(elapsedMs, 3))
         {
-            PAlive = check.Prediction.PAlive?.Chunk(Board.Size).ToArray(),
+            PAlive = PAlive(check),
             Passes = check.Prediction.Passes,
         };
 
@@ -21,4 +21,10 @@ internal static class PredictResponses
         var results = checks.Select(check => Single(check, strategy, model, elapsedMs)).ToList();
         return new PredictBatchResponse(results, results.Count, results.Count(result => result.MatchesRule));
     }
+
+    /// <summary>The [row, column] of each cell where the prediction differs from the rule.</summary>
+    public static int[][] Cells(CheckedPrediction check) => [.. check.Mismatches.Select(cell => new[] { cell.Row, cell.Column })];
+
+    /// <summary>Per cell, the model's probability that it is alive, as 32 rows; null when not asked for.</summary>
+    public static float[][]? PAlive(CheckedPrediction check) => check.Prediction.PAlive?.Chunk(Board.Size).ToArray();
 }

@@ -15,6 +15,10 @@ internal sealed record PredictionInput(IReadOnlyList<Board> Boards, DecodeOption
     public static PredictionInput? From(PredictBatchRequest request, Dictionary<string, string[]> errors) =>
         errors.Count == 0 ? new([.. request.Boards!.Select(Board.FromRows)], ToDecodeOptions(request), request.DeadlineMs) : null;
 
+    /// <summary>The rollout's start; null when <paramref name="errors"/> (the request's headers') has entries.</summary>
+    public static PredictionInput? From(RolloutRequest request, Dictionary<string, string[]> errors) =>
+        errors.Count == 0 ? new([BoardForms.Read(request.Board, request.Rle, request.Cells)], ToDecodeOptions(request), request.DeadlineMs) : null;
+
     private static DecodeOptions ToDecodeOptions(DecodeRequest request) => new()
     {
         Strategy = request.Strategy,

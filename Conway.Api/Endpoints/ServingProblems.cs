@@ -42,9 +42,10 @@ internal static class ServingProblems
         _ => null,
     };
 
+    /// <summary>The problem, with <c>Retry-After</c> set unless the response has started (a rollout's stream ending with it).</summary>
     private static ProblemHttpResult WithRetryAfter(HttpResponse response, TimeSpan after, ProblemHttpResult problem)
     {
-        Problems.SetRetryAfter(response, after);
+        if (!response.HasStarted) Problems.SetRetryAfter(response, after);
         return problem;
     }
 }
