@@ -58,7 +58,7 @@ public sealed class OpenApiContractTests : IAsyncLifetime
             ("/rollout", "post", HttpStatusCode.NotAcceptable, client => client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/rollout")
             {
                 Content = Json(new { board = GliderRows, steps = 2 }),
-                Headers = { { "Accept", "application/json" } },
+                Headers = { { "Accept", "text/html" } },
             })),
             ("/rollout", "post", HttpStatusCode.RequestEntityTooLarge, client => client.PostAsync("/rollout", Bytes(new byte[70_000], "application/json"))),
             ("/rollout", "post", HttpStatusCode.UnsupportedMediaType, client => client.PostAsync("/rollout", Bytes("x"u8.ToArray(), "text/plain"))),

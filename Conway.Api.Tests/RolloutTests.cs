@@ -84,7 +84,10 @@ public sealed class RolloutTests : IAsyncLifetime
         using var rollout = await RolloutReader.PostAsync(_client, new { board = BlinkerRows, steps = 3 }, accept: "text/html");
 
         Assert.Equal(HttpStatusCode.NotAcceptable, rollout.Response.StatusCode);
-        Assert.Contains("application/x-ndjson", (string)(await BodyOf(rollout.Response))["detail"]!);
+        var problem = await BodyOf(rollout.Response);
+        Assert.Contains("application/x-ndjson", (string)problem["detail"]!);
+        Assert.Equal(rollout.Response.Headers.GetValues("X-Request-Id").Single(), (string)problem["requestId"]!);
+        Assert.NotNull(problem["traceId"]);
         Assert.Empty(_api.Predictor.Calls);
     }
 

@@ -35,7 +35,7 @@ public sealed record RolloutGenerationLine(
 }
 
 /// <summary>The last line: why the rollout ended, after how many generations.</summary>
-/// <param name="Reason">completed, or why not: deadline (504), shutdown (503), failed (the model failed), busy (429).</param>
+/// <param name="Reason">completed, or why not: deadline (504), shutdown (503), failed (the model failed, its circuit is open, or a batch timed out), busy (429).</param>
 /// <param name="Steps">The generations streamed.</param>
 /// <param name="FirstDivergence">The first step whose board differed from the rule's; null if none did.</param>
 public sealed record RolloutEndLine(RolloutEnd Reason, int Steps, int? FirstDivergence) : RolloutLine

@@ -55,8 +55,8 @@ public static class RolloutEndpoints
     {
         long arrived = Stopwatch.GetTimestamp();
         if (RolloutStream.Negotiate(http.Request) is not { } format)
-            return Problems.Status(StatusCodes.Status406NotAcceptable,
-                $"A rollout is streamed as {RolloutStream.Ndjson} or {RolloutStream.EventStream}; the Accept header allows neither.");
+            return Problems.WithIds(Problems.Status(StatusCodes.Status406NotAcceptable,
+                $"A rollout is streamed as {RolloutStream.Ndjson} or {RolloutStream.EventStream}; the Accept header allows neither."), http);
         var errors = new Dictionary<string, string[]>();
         using var deadline = new RequestDeadline(arrived, Deadlines.FromHeader(http.Request, errors), services.Model.Value.MaxRolloutDeadlineMs, http.RequestAborted);
         var (request, unread) = await JsonBody.ReadAsync<RolloutRequest>(http.Request, services.Api.Value.MaxRequestBodyBytes, services.Json.Value.SerializerOptions, deadline);

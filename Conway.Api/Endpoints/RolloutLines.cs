@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Conway.Api.Contracts;
 using Conway.Api.Http;
 using Conway.Api.Serving;
@@ -32,8 +31,6 @@ internal static class RolloutLines
     {
         var problem = ServingProblems.From(error, http.Response, deadline, deadlinePassed: reason == RolloutEnd.Deadline)
             ?? Problems.Status(StatusCodes.Status500InternalServerError, "The model failed on a generation of this rollout; see the service log.");
-        problem.ProblemDetails.Extensions["requestId"] = http.TraceIdentifier;
-        problem.ProblemDetails.Extensions["traceId"] = Activity.Current?.Id ?? http.TraceIdentifier;
-        return problem;
+        return Problems.WithIds(problem, http);
     }
 }
