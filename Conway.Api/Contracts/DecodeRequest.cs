@@ -39,9 +39,8 @@ public abstract record DecodeRequest
     public int? DeadlineMs { get; init; }
 }
 
-/// <summary>One board, given as exactly one of <c>board</c>, <c>rle</c> or <c>cells</c>.</summary>
-[ValidatableType]
-public sealed record PredictRequest : DecodeRequest, IValidatableObject
+/// <summary>One board, given as exactly one of <c>board</c>, <c>rle</c> or <c>cells</c>, and how to decode it.</summary>
+public abstract record OneBoardRequest : DecodeRequest, IValidatableObject
 {
     /// <summary>32 rows of 32 characters, '0' (dead) or '1' (alive).</summary>
     public IReadOnlyList<string?>? Board { get; init; }
@@ -52,8 +51,12 @@ public sealed record PredictRequest : DecodeRequest, IValidatableObject
     /// <summary>A pattern in plaintext (.cells), placed on the 32x32 torus.</summary>
     public string? Cells { get; init; }
 
-    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) => BoardForms.Validate(Board, Rle, Cells);
+    public virtual IEnumerable<ValidationResult> Validate(ValidationContext validationContext) => BoardForms.Validate(Board, Rle, Cells);
 }
+
+/// <summary>One board, given as exactly one of <c>board</c>, <c>rle</c> or <c>cells</c>.</summary>
+[ValidatableType]
+public sealed record PredictRequest : OneBoardRequest;
 
 /// <summary>Several boards, predicted together in one model batch.</summary>
 [ValidatableType]

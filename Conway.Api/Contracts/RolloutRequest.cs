@@ -10,17 +10,8 @@ namespace Conway.Api.Contracts;
 /// <c>rle</c> or <c>cells</c>, each generation checked against the rule. <c>deadlineMs</c> bounds the whole rollout.
 /// </summary>
 [ValidatableType]
-public sealed record RolloutRequest : DecodeRequest, IValidatableObject
+public sealed record RolloutRequest : OneBoardRequest
 {
-    /// <summary>32 rows of 32 characters, '0' (dead) or '1' (alive).</summary>
-    public IReadOnlyList<string?>? Board { get; init; }
-
-    /// <summary>A pattern in RLE, placed on the 32x32 torus.</summary>
-    public string? Rle { get; init; }
-
-    /// <summary>A pattern in plaintext (.cells), placed on the 32x32 torus.</summary>
-    public string? Cells { get; init; }
-
     /// <summary>Generations to run, 1 to Model:MaxRolloutSteps (default 1000).</summary>
     public int Steps { get; init; }
 
@@ -31,11 +22,11 @@ public sealed record RolloutRequest : DecodeRequest, IValidatableObject
     public RolloutFeed Feed { get; init; } = RolloutFeed.Model;
 
     /// <summary>The board's forms, and 1 to Model:MaxRolloutSteps (of the options the service runs with) steps.</summary>
-    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    public override IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         int maxSteps = validationContext.GetRequiredService<IOptions<ModelOptions>>().Value.MaxRolloutSteps;
         if (Steps < 1 || Steps > maxSteps)
             yield return new ValidationResult($"Must be from 1 to {maxSteps} (Model:MaxRolloutSteps); got {Steps}.", ["steps"]);
-        foreach (var problem in BoardForms.Validate(Board, Rle, Cells)) yield return problem;
+        foreach (var problem in base.Validate(validationContext)) yield return problem;
     }
 }

@@ -7,17 +7,13 @@ namespace Conway.Api.Endpoints;
 /// <summary>A validated request: the boards to predict, how to decode them, and the deadline the body asked for.</summary>
 internal sealed record PredictionInput(IReadOnlyList<Board> Boards, DecodeOptions Options, int? DeadlineMs)
 {
-    /// <summary>The request's board; null when <paramref name="errors"/> (the request's headers') has entries.</summary>
-    public static PredictionInput? From(PredictRequest request, Dictionary<string, string[]> errors) =>
+    /// <summary>The request's board (a prediction's, or a rollout's start); null when <paramref name="errors"/> (the request's headers') has entries.</summary>
+    public static PredictionInput? From(OneBoardRequest request, Dictionary<string, string[]> errors) =>
         errors.Count == 0 ? new([BoardForms.Read(request.Board, request.Rle, request.Cells)], ToDecodeOptions(request), request.DeadlineMs) : null;
 
     /// <summary>The request's boards; null when <paramref name="errors"/> (the request's headers') has entries.</summary>
     public static PredictionInput? From(PredictBatchRequest request, Dictionary<string, string[]> errors) =>
         errors.Count == 0 ? new([.. request.Boards!.Select(Board.FromRows)], ToDecodeOptions(request), request.DeadlineMs) : null;
-
-    /// <summary>The rollout's start; null when <paramref name="errors"/> (the request's headers') has entries.</summary>
-    public static PredictionInput? From(RolloutRequest request, Dictionary<string, string[]> errors) =>
-        errors.Count == 0 ? new([BoardForms.Read(request.Board, request.Rle, request.Cells)], ToDecodeOptions(request), request.DeadlineMs) : null;
 
     private static DecodeOptions ToDecodeOptions(DecodeRequest request) => new()
     {

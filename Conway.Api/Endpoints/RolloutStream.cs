@@ -12,7 +12,7 @@ namespace Conway.Api.Endpoints;
 /// (<c>application/x-ndjson</c>: one JSON object a line) or as server-sent events (<c>text/event-stream</c>:
 /// <c>event: generation</c> or <c>event: end</c>, <c>data: </c> the same JSON). It owns the rollout and stops it when done.
 /// </summary>
-internal sealed class RolloutStream(RolloutService.Rollout rollout, RolloutStream.Format format, JsonSerializerOptions json) : IResult
+internal sealed class RolloutStream(Rollout rollout, RolloutStream.Format format, JsonSerializerOptions json) : IResult
 {
     public enum Format { Ndjson, EventStream }
 

@@ -1,36 +1,8 @@
 using System.Diagnostics;
-using System.Runtime.ExceptionServices;
-using Conway.Boards;
 using Conway.Decoding;
 using Microsoft.Extensions.Options;
 
 namespace Conway.Api.Serving;
-
-/// <summary>What each generation of a rollout is predicted from.</summary>
-public enum RolloutFeed
-{
-    /// <summary>The model's previous output: the autoregressive rollout of the LifeGPT paper.</summary>
-    Model,
-
-    /// <summary>The rule's previous state (teacher forcing): every generation measures one-step accuracy on the true trajectory.</summary>
-    Rule,
-}
-
-/// <summary>Why a rollout ended (its last line says so).</summary>
-public enum RolloutEnd { Completed, Deadline, Shutdown, Failed, Busy }
-
-/// <summary>A validated rollout: its start, how many generations, what each is predicted from, and how to decode.</summary>
-public sealed record RolloutPlan(Board Start, int Steps, RolloutFeed Feed, DecodeOptions Decode);
-
-/// <summary>
-/// Generation <paramref name="Step"/> of a rollout: the model's board checked against the rule's board after as many
-/// steps from the same start; <paramref name="FirstDivergence"/> is the first step whose board differed from the
-/// rule's, null until one did.
-/// </summary>
-public sealed record RolloutGeneration(int Step, CheckedPrediction Check, int? FirstDivergence);
-
-/// <summary>How a rollout ended: why, after how many generations, and the error behind it (null when completed).</summary>
-public sealed record RolloutOutcome(RolloutEnd Reason, int Steps, int? FirstDivergence, Exception? Error);
 
 /// <summary>
 /// Runs rollouts: each generation of each rollout is one board submitted to the <see cref="ModelHost"/>, so concurrent
@@ -62,7 +34,7 @@ public sealed class RolloutService(ModelHost host, ThroughputEstimate estimate, 
     /// <param name="clientGone">Fires when the client leaves: the rollout stops, its current generation is cancelled.</param>
     public Rollout Start(RolloutPlan plan, string requestId, long arrived, TimeSpan deadline, CancellationToken clientGone)
     {
-        var rollout = new Rollout(this, plan, requestId, arrived, deadline, clientGone);
+        var rollout = new Rollout(_host, Generated, Ended, plan, requestId, arrived, deadline, clientGone);
         ModelBusyException? full = null;
         lock (_lock)
         {
@@ -109,127 +81,6 @@ public sealed class RolloutService(ModelHost host, ThroughputEstimate estimate, 
         else
             logger.LogInformation("Rollout {RequestId} ended ({Reason}) after {Steps} of {Total} generations; first divergence from the rule: {FirstDivergence}",
                 rollout.RequestId, outcome.Reason, outcome.Steps, rollout.Plan.Steps, outcome.FirstDivergence);
-    }
-
-    /// <summary>One running rollout: its generations, then its <see cref="Outcome"/>. Disposing it stops it.</summary>
-    public sealed class Rollout : IDisposable
-    {
-        private readonly RolloutService _service;
-        private readonly CancellationToken _clientGone;
-        private readonly long _deadlineAt;
-        private readonly CancellationTokenSource _expiry;
-        private readonly CancellationTokenSource _cancellation;
-        private Task<Served>? _first;
-        private int _done;
-        private int _disposed;
-
-        internal Rollout(RolloutService service, RolloutPlan plan, string requestId, long arrived, TimeSpan deadline, CancellationToken clientGone)
-        {
-            (_service, Plan, RequestId, Deadline, _clientGone) = (service, plan, requestId, deadline, clientGone);
-            _deadlineAt = arrived + (long)(deadline.TotalSeconds * Stopwatch.Frequency);
-            var left = deadline - Stopwatch.GetElapsedTime(arrived);
-            _expiry = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-            _cancellation = CancellationTokenSource.CreateLinkedTokenSource(clientGone, _expiry.Token);
-        }
-
-        public RolloutPlan Plan { get; }
-
-        public string RequestId { get; }
-
-        /// <summary>How long after its arrival the whole rollout must end.</summary>
-        public TimeSpan Deadline { get; }
-
-        /// <summary>Generations produced so far.</summary>
-        public int Done => Volatile.Read(ref _done);
-
-        public int Remaining => Plan.Steps - Done;
-
-        /// <summary>How the rollout ended, once <see cref="Generations"/> has run to its end; null while it runs, or when the client left.</summary>
-        public RolloutOutcome? Outcome { get; private set; }
-
-        /// <summary>Submits generation 1 as an ordinary request; throws what admission refused it with.</summary>
-        internal void SubmitFirst()
-        {
-            _first = Submit(Plan.Start, continuing: false);
-            if (_first.IsFaulted) ExceptionDispatchInfo.Throw(_first.Exception!.InnerException!);
-        }
-
-        /// <summary>
-        /// Each generation as it is produced, <see cref="RolloutPlan.Steps"/> of them unless the rollout ends early: the
-        /// deadline passed, the instance shut down, the model failed, or the client left (then <see cref="Outcome"/> stays null).
-        /// </summary>
-        public async IAsyncEnumerable<RolloutGeneration> Generations()
-        {
-            Board model = Plan.Start, rule = Plan.Start;
-            int? firstDivergence = null;
-            for (int step = 1; step <= Plan.Steps; step++)
-            {
-                var pending = step == 1 ? _first! : Submit(Plan.Feed == RolloutFeed.Model ? model : rule, continuing: true);
-                var (served, error) = await WaitAsync(pending);
-                if (served is null)
-                {
-                    End(error!, step - 1, firstDivergence);
-                    yield break;
-                }
-                rule = LifeRule.Step(rule);
-                var check = CheckedPrediction.Against(rule, served.Predictions[0]);
-                model = check.Prediction.Next;
-                firstDivergence ??= check.MatchesRule ? null : step;
-                Volatile.Write(ref _done, step);
-                _service.Generated(check);
-                yield return new RolloutGeneration(step, check, firstDivergence);
-            }
-            Finish(new RolloutOutcome(RolloutEnd.Completed, Plan.Steps, firstDivergence, null));
-        }
-
-        private Task<Served> Submit(Board board, bool continuing) =>
-            _service._host.Submit([board], Plan.Decode, RequestId, _deadlineAt, _cancellation.Token, continuing);
-
-        private async Task<(Served? Served, Exception? Error)> WaitAsync(Task<Served> pending)
-        {
-            try
-            {
-                return (await pending.WaitAsync(_cancellation.Token), null);
-            }
-            catch (Exception e)
-            {
-                return (null, e);
-            }
-        }
-
-        /// <summary>Why the generation after <paramref name="steps"/> failed; the client leaving ends it with no outcome.</summary>
-        private void End(Exception error, int steps, int? firstDivergence)
-        {
-            if (error is OperationCanceledException && !_expiry.IsCancellationRequested && _clientGone.IsCancellationRequested)
-            {
-                Finish(null);
-                return;
-            }
-            var reason = error switch
-            {
-                OperationCanceledException when _expiry.IsCancellationRequested => RolloutEnd.Deadline,
-                ModelUnavailableException when !_service._host.Admitting => RolloutEnd.Shutdown,
-                ModelBusyException => RolloutEnd.Busy,
-                _ => RolloutEnd.Failed,
-            };
-            Finish(new RolloutOutcome(reason, steps, firstDivergence, error));
-        }
-
-        private void Finish(RolloutOutcome? outcome)
-        {
-            Outcome = outcome;
-            _service.Ended(this, outcome);
-        }
-
-        /// <summary>Stops the rollout (its generation on the model, if any, is cancelled); one that did not finish counts as left by its client.</summary>
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
-            _cancellation.Cancel();
-            if (Outcome is null) _service.Ended(this, null);
-            _cancellation.Dispose();
-            _expiry.Dispose();
-        }
     }
 
     private void Generated(CheckedPrediction check)
