@@ -101,6 +101,8 @@ public sealed class RolloutTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, rollout.Response.StatusCode);
         Assert.Equal("application/x-ndjson", rollout.Response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("no-cache", rollout.Response.Headers.CacheControl?.ToString());
+        Assert.Equal("no", rollout.Response.Headers.GetValues("X-Accel-Buffering").Single());
         var lines = await rollout.RestAsync();
         Assert.Equal(4, lines.Count);
         for (int step = 1; step <= 3; step++)

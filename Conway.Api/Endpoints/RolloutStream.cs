@@ -44,6 +44,7 @@ internal sealed class RolloutStream(Rollout rollout, RolloutStream.Format format
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = format == Format.EventStream ? EventStream : Ndjson;
             response.Headers.CacheControl = "no-cache";
+            response.Headers["X-Accel-Buffering"] = "no";   // nginx (and proxies that honour it) pass each line on at once
             http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
             try
             {
