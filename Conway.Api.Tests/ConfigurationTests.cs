@@ -19,6 +19,21 @@ public sealed class ConfigurationTests
         Assert.Equal(expected, DeviceList.Resolve(devices, () => gpus));
     }
 
+    [Theory]
+    [InlineData(true, 8)]
+    [InlineData(false, 256)]
+    public void MaxRollouts_Unset_Is8OnCpuWorkers_And256OnCuda_AndAGivenValueStays(bool cpuOnly, int expected)
+    {
+        var unset = new ModelOptions();
+        var given = new ModelOptions { MaxRollouts = 3 };
+
+        unset.ApplyDeviceDefaults(cpuOnly);
+        given.ApplyDeviceDefaults(cpuOnly);
+
+        Assert.Equal((expected, 3), (unset.MaxRollouts, given.MaxRollouts));
+        Assert.Equal((1000, 600_000), (unset.MaxRolloutSteps, unset.MaxRolloutDeadlineMs));
+    }
+
     [Fact]
     public async Task ContentRoot_IsTheBinariesFolder_UnlessOneIsGiven()
     {
@@ -38,6 +53,9 @@ public sealed class ConfigurationTests
     [InlineData("Model:Precision", "fp16", "Model:Precision is auto, bf16 or fp32")]
     [InlineData("Model:Breaker:BreakSeconds", "0.1", "BreakSeconds")]
     [InlineData("Model:MaxDeadlineMs", "-1", "MaxDeadlineMs")]
+    [InlineData("Model:MaxRolloutSteps", "0", "MaxRolloutSteps")]
+    [InlineData("Model:MaxRolloutDeadlineMs", "0", "MaxRolloutDeadlineMs")]
+    [InlineData("Model:MaxRollouts", "-1", "MaxRollouts")]
     [InlineData("Model:ShutdownDelaySeconds", "-1", "ShutdownDelaySeconds")]
     [InlineData("Model:DrainSeconds", "3601", "DrainSeconds")]
     [InlineData("Auth:ApiKeys:0", "short", "at least 16 characters")]

@@ -57,6 +57,16 @@ public sealed class OpenApiContractTests : IAsyncLifetime
             ("/patterns/convert", "post", HttpStatusCode.RequestEntityTooLarge, client => client.PostAsync("/patterns/convert", Bytes(new byte[70_000], "application/json"))),
             ("/predict/batch", "post", HttpStatusCode.UnsupportedMediaType, client => client.PostAsync("/predict/batch", Bytes("x"u8.ToArray(), "text/plain"))),
             ("/patterns/convert", "post", HttpStatusCode.UnsupportedMediaType, client => client.PostAsync("/patterns/convert", Bytes("x"u8.ToArray(), "text/plain"))),
+            ("/rollout", "post", HttpStatusCode.BadRequest, client => client.PostAsync("/rollout", Json(new { board = GliderRows, steps = 0 }))),
+            ("/rollout", "post", HttpStatusCode.BadRequest, client => client.PostAsync("/rollout", Json(new { board = GliderRows, steps = 2, feed = "teacher" }))),
+            ("/rollout", "post", HttpStatusCode.Unauthorized, client => Unkeyed(client, "/rollout")),
+            ("/rollout", "post", HttpStatusCode.NotAcceptable, client => client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/rollout")
+            {
+                Content = Json(new { board = GliderRows, steps = 2 }),
+                Headers = { { "Accept", "text/html" } },
+            })),
+            ("/rollout", "post", HttpStatusCode.RequestEntityTooLarge, client => client.PostAsync("/rollout", Bytes(new byte[70_000], "application/json"))),
+            ("/rollout", "post", HttpStatusCode.UnsupportedMediaType, client => client.PostAsync("/rollout", Bytes("x"u8.ToArray(), "text/plain"))),
             ("/predict", "post", HttpStatusCode.GatewayTimeout, async client =>
             {
                 _api.Predictor.Delay = TimeSpan.FromMilliseconds(500);
@@ -71,6 +81,51 @@ public sealed class OpenApiContractTests : IAsyncLifetime
             Assert.True(status == response.StatusCode, $"{method} {path}: expected {(int)status}, got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
             await AssertMatches(response, Response(path, method, status), $"{method} {path} {(int)status}");
         }
+    }
+
+    [Fact]
+    public async Task RolloutLines_ProducedLive_AsNdjsonAndEventStream_MatchTheDocumentedLineSchema()
+    {
+        var documented = Response("/rollout", "post", HttpStatusCode.OK);
+        var rollouts = new (string Accept, object Body)[]
+        {
+            ("application/x-ndjson", new { rle = "x = 3, y = 3\nbo$2bo$3o!", steps = 3, probabilities = true, strategy = "autoregressive" }),
+            ("text/event-stream", new { board = GliderRows, steps = 2, feed = "rule" }),
+            ("application/x-ndjson", new { board = GliderRows, steps = 40, deadlineMs = 150 }),   // ends with the deadline's problem
+        };
+        _api.Predictor.Step = board => board.With(31, 31, true);   // a model that is wrong every time: mismatches and a first divergence
+        _api.Predictor.Delay = TimeSpan.FromMilliseconds(20);
+        var types = new List<string>();
+        try
+        {
+            foreach (var (accept, body) in rollouts)
+            {
+                var request = new HttpRequestMessage(HttpMethod.Post, "/rollout") { Content = Json(body), Headers = { { "Accept", accept } } };
+                var response = await _client.SendAsync(request);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Assert.Equal(accept, response.Content.Headers.ContentType?.MediaType);
+                Assert.True(response.Headers.Contains("X-Request-Id"));
+                var schema = documented["content"]?[accept]?["schema"] ?? throw new Xunit.Sdk.XunitException($"/rollout 200: no schema for {accept}");
+                string text = await response.Content.ReadAsStringAsync();
+                var lines = accept == "text/event-stream"
+                    ? text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(frame => frame.Split('\n')[1]["data: ".Length..])
+                    : text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                foreach (string line in lines)
+                {
+                    var json = JsonNode.Parse(line)!;
+                    AssertValid(_document, schema, json, $"/rollout {accept} line");
+                    types.Add($"{json["type"]}:{json["reason"]}:{json["problem"]?["status"]}");
+                }
+            }
+        }
+        finally
+        {
+            (_api.Predictor.Step, _api.Predictor.Delay) = (Conway.Boards.LifeRule.Step, TimeSpan.Zero);
+        }
+        Assert.Contains("end:completed:", types);
+        Assert.Contains("end:deadline:504", types);
+        Assert.Equal(3, types.Count(type => type.StartsWith("end:", StringComparison.Ordinal)));
+        Assert.True(types.Count(type => type.StartsWith("generation:", StringComparison.Ordinal)) >= 3 + 2 + 1, string.Join(", ", types));
     }
 
     [Fact]
@@ -191,6 +246,14 @@ public sealed class OpenApiContractTests : IAsyncLifetime
         Assert.False(Evaluate(_document, new JsonObject { ["$ref"] = "#/components/schemas/ProblemDetails" },
             JsonNode.Parse("""{"title": "x", "status": 400, "detail": "d", "requestId": "r", "traceId": "t", "extra": 1}""")).IsValid);
         Assert.True(Evaluate(_document, schema, JsonNode.Parse("""{"rle": "o!", "topK": 256}""")).IsValid);
+        var line = Response("/rollout", "post", HttpStatusCode.OK)["content"]!["application/x-ndjson"]!["schema"]!;
+        string rows = new JsonArray([.. GliderRows.Select(row => JsonValue.Create(row))]).ToJsonString();
+        Assert.True(Evaluate(_document, line, JsonNode.Parse($$"""{"type": "generation", "step": 1, "board": {{rows}}, "rule": {{rows}}, "mismatches": [], "matchesRule": true, "firstDivergence": null, "model": "m", "modelVersion": "0123456789ab"}""")).IsValid);
+        Assert.False(Evaluate(_document, line, JsonNode.Parse($$"""{"type": "generation", "step": 1, "board": ["01"], "rule": {{rows}}, "mismatches": [], "matchesRule": true, "firstDivergence": null, "model": "m", "modelVersion": "0123456789ab"}""")).IsValid);
+        Assert.False(Evaluate(_document, line, JsonNode.Parse($$"""{"type": "generation", "step": 1, "board": {{rows}}, "rule": {{rows}}, "mismatches": [[32, 0]], "matchesRule": false, "firstDivergence": 1, "model": "m", "modelVersion": "0123456789ab"}""")).IsValid);
+        Assert.True(Evaluate(_document, line, JsonNode.Parse("""{"type": "end", "reason": "completed", "steps": 3, "firstDivergence": null}""")).IsValid);
+        Assert.False(Evaluate(_document, line, JsonNode.Parse("""{"type": "end", "reason": "gone", "steps": 3, "firstDivergence": null}""")).IsValid);
+        Assert.False(Evaluate(_document, line, JsonNode.Parse("""{"type": "end", "reason": "completed", "steps": 3, "firstDivergence": null, "problem": null}""")).IsValid);
     }
 
     private static IEnumerable<(string Path, string Method, JsonNode Operation)> Operations(JsonNode document) =>
@@ -205,8 +268,12 @@ public sealed class OpenApiContractTests : IAsyncLifetime
         {
             foreach (var (status, response) in operation["responses"]!.AsObject())
                 foreach (var (_, media) in response!["content"]?.AsObject() ?? [])
+                {
                     if (media!["example"] is { } example)
                         yield return ($"{method} {path} {status} example", media["schema"]!, example);
+                    foreach (var (name, named) in media["examples"]?.AsObject() ?? [])
+                        yield return ($"{method} {path} {status} example {name}", media["schema"]!, named!["value"]!);
+                }
             foreach (var (_, media) in operation["requestBody"]?["content"]?.AsObject() ?? [])
                 if (media!["example"] is { } request)
                     yield return ($"{method} {path} request example", media["schema"]!, request);

@@ -60,6 +60,22 @@ public sealed class ShippedModelTests(ShippedModelServer server, ITestOutputHelp
     }
 
     [Fact]
+    public async Task ShippedModel_RolloutOfABlinker_StreamsTheRulesBoardsExactly_ThenCompletes()
+    {
+        var response = await server.Client.PostAsync("/rollout", Json(new { board = Blinker.ToRows(), steps = 3 }));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var expected = Enumerable.Range(1, 3).Select(step =>
+        {
+            string rows = System.Text.Json.JsonSerializer.Serialize(LifeRule.Step(Blinker, step).ToRows());
+            string version = Conway.Checkpoints.Checkpoint.Sha256(ModelOptions.ShippedModel)[..ModelVersion.Length];
+            return $$"""{"type":"generation","step":{{step}},"board":{{rows}},"rule":{{rows}},"mismatches":[],"matchesRule":true,"firstDivergence":null,"model":"lifegpt","modelVersion":"{{version}}","passes":1}""";
+        }).Append("""{"type":"end","reason":"completed","steps":3,"firstDivergence":null}""");
+        Assert.Equal(expected, lines);
+    }
+
+    [Fact]
     public async Task ShippedModel_BurstOf10TimesItsQueue_GetsExactAnswersOr429_NothingElse()
     {
         var random = new Random(7);

@@ -16,6 +16,7 @@ app.UseStaticFiles();
 app.MapHealthEndpoints();
 app.MapPredictEndpoints();
 app.MapModelEndpoints();
+app.MapRolloutEndpoints();
 app.MapPatternEndpoints();
 app.MapMetricsEndpoint();
 app.Run();

@@ -22,6 +22,11 @@ public sealed class UsageErrorTests
     [InlineData("--precision is bf16, tf32 or fp32, not 'auto'", "train", "--precision", "auto")]
     [InlineData("--url is an http(s) URL on loopback", "load", "--url", "http://example.com")]
     [InlineData("--concurrency is a whole number of at least 1, not '0'", "load", "--concurrency", "0")]
+    [InlineData("--url is an http(s) URL on loopback", "rollouts", "--url", "http://example.com")]
+    [InlineData("--concurrent is a comma-separated list of whole numbers of at least 1, not '1,0'", "rollouts", "--concurrent", "1,0")]
+    [InlineData("--steps is a whole number of at least 1, not '0'", "rollouts", "--steps", "0")]
+    [InlineData("--feed is model or rule, not 'teacher'", "rollouts", "--feed", "teacher")]
+    [InlineData("--timeout is a whole number of at least 1, not 'soon'", "rollouts", "--timeout", "soon")]
     public void A_bad_value_or_an_unknown_option_is_a_usage_error_naming_it(string message, params string[] args)
     {
         var result = ConwayRun.With(args);

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Validation;
 
 namespace Conway.Api.Contracts;
 
-/// <summary>Decoding settings shared by <c>/predict</c> and <c>/predict/batch</c>.</summary>
+/// <summary>Decoding settings shared by <c>/predict</c>, <c>/predict/batch</c> and <c>/rollout</c>.</summary>
 public abstract record DecodeRequest
 {
     /// <summary>The name of the model to use (<c>GET /models</c> lists them); default: the default model.</summary>
@@ -36,15 +36,15 @@ public abstract record DecodeRequest
 
     /// <summary>
     /// Give up (504) when there is no answer within this many milliseconds of arrival; capped at, and by default,
-    /// Model:MaxDeadlineMs. The header <c>X-Deadline-Ms</c> does the same; with both, the earlier deadline holds.
+    /// Model:MaxDeadlineMs (for <c>/rollout</c>: the end of the whole rollout, Model:MaxRolloutDeadlineMs). The header
+    /// <c>X-Deadline-Ms</c> does the same; with both, the earlier deadline holds.
     /// </summary>
     [Within(1, int.MaxValue, ErrorMessage = "Must be at least {1} (milliseconds); got {3}.")]
     public int? DeadlineMs { get; init; }
 }
 
-/// <summary>One board, given as exactly one of <c>board</c>, <c>rle</c> or <c>cells</c>.</summary>
-[ValidatableType]
-public sealed record PredictRequest : DecodeRequest, IValidatableObject
+/// <summary>One board, given as exactly one of <c>board</c>, <c>rle</c> or <c>cells</c>, and how to decode it.</summary>
+public abstract record OneBoardRequest : DecodeRequest, IValidatableObject
 {
     /// <summary>32 rows of 32 characters, '0' (dead) or '1' (alive).</summary>
     public IReadOnlyList<string?>? Board { get; init; }
@@ -55,8 +55,12 @@ public sealed record PredictRequest : DecodeRequest, IValidatableObject
     /// <summary>A pattern in plaintext (.cells), placed on the 32x32 torus.</summary>
     public string? Cells { get; init; }
 
-    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) => BoardForms.Validate(Board, Rle, Cells);
+    public virtual IEnumerable<ValidationResult> Validate(ValidationContext validationContext) => BoardForms.Validate(Board, Rle, Cells);
 }
+
+/// <summary>One board, given as exactly one of <c>board</c>, <c>rle</c> or <c>cells</c>.</summary>
+[ValidatableType]
+public sealed record PredictRequest : OneBoardRequest;
 
 /// <summary>Several boards, predicted together in one model batch.</summary>
 [ValidatableType]

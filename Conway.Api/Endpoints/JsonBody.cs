@@ -16,6 +16,20 @@ namespace Conway.Api.Endpoints;
 /// </summary>
 internal static class JsonBody
 {
+    /// <summary>The body; or its problem, or the deadline's (504) or the client's (499) if either went before it arrived.</summary>
+    public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(
+        HttpRequest request, int maxBytes, JsonSerializerOptions json, RequestDeadline deadline) where T : class
+    {
+        try
+        {
+            return await ReadAsync<T>(request, maxBytes, json, deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return (null, deadline.Passed ? ServingProblems.DeadlinePassed(deadline.Deadline) : ServingProblems.ClientClosed());
+        }
+    }
+
     public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(
         HttpRequest request, int maxBytes, JsonSerializerOptions json, CancellationToken cancellation) where T : class
     {

@@ -67,8 +67,9 @@ internal static class OpenApiContract
             Items = new OpenApiSchema { Type = JsonSchemaType.String, Pattern = BoardRowPattern },
         };
         var board = new OpenApiSchemaReference(BoardSchema, document);
-        if (Find(schemas, "DecodeStrategy") is OpenApiSchema strategy) strategy.Type = JsonSchemaType.String;
-        foreach (string request in new[] { "PredictRequest", "PatternRequest" })
+        foreach (string choice in new[] { "DecodeStrategy", "RolloutFeed", "RolloutEnd" })
+            if (Find(schemas, choice) is OpenApiSchema names) names.Type = JsonSchemaType.String;
+        foreach (string request in new[] { "PredictRequest", "PatternRequest", "RolloutRequest" })
             if (Find(schemas, request) is OpenApiSchema one)
             {
                 SetProperty(one, "board", board);
@@ -90,25 +91,30 @@ internal static class OpenApiContract
         }
         if (Find(schemas, "PredictResponse") is OpenApiSchema predicted)
         {
-            SetProperty(predicted, "next", board);
-            SetProperty(predicted, "rule", board);
+            DescribePrediction(predicted, board, "next");
             Constrain(predicted, "mismatchedCells", minimum: 0, maximum: Board.Cells);
-            if (Property(predicted, "mismatches") is OpenApiSchema { Items: OpenApiSchema cell })
-            {
-                cell.MinItems = cell.MaxItems = 2;
-                if (cell.Items is OpenApiSchema index) (index.Minimum, index.Maximum) = ("0", $"{Board.Size - 1}");
-            }
             Constrain(predicted, "elapsedMs", minimum: 0);
-            Constrain(predicted, "passes", minimum: 1);
-            if (Property(predicted, "model") is OpenApiSchema model) model.Pattern = ModelOptions.NamePattern;
-            if (Property(predicted, "modelVersion") is OpenApiSchema version) version.Pattern = $"^[0-9a-f]{{1,{ModelVersion.Length}}}$";
-            if (Property(predicted, "pAlive") is OpenApiSchema pAlive && pAlive.Items is OpenApiSchema row)
-            {
-                pAlive.Type = JsonSchemaType.Array;   // written only when asked for, never as null
-                pAlive.MinItems = pAlive.MaxItems = row.MinItems = row.MaxItems = Board.Size;
-                if (row.Items is OpenApiSchema p) (p.Minimum, p.Maximum) = ("0", "1");
-            }
-            if (Property(predicted, "passes") is OpenApiSchema passes) passes.Type = JsonSchemaType.Integer;
+            DescribeModel(predicted);
+        }
+        if (Find(schemas, "RolloutRequest") is OpenApiSchema rollout)
+        {
+            Constrain(rollout, "steps", minimum: 1, maximum: context.ApplicationServices.GetRequiredService<IOptions<ModelOptions>>().Value.MaxRolloutSteps);
+            rollout.Required = new HashSet<string> { "steps" };
+        }
+        if (Find(schemas, "RolloutLineRolloutGenerationLine") is OpenApiSchema generation)
+        {
+            DescribePrediction(generation, board, "board");
+            DescribeModel(generation);
+            Constrain(generation, "step", minimum: 1);
+            Constrain(generation, "firstDivergence", minimum: 1);
+            generation.Required?.Add("type");
+        }
+        if (Find(schemas, "RolloutLineRolloutEndLine") is OpenApiSchema end)
+        {
+            Constrain(end, "steps", minimum: 0);
+            Constrain(end, "firstDivergence", minimum: 1);
+            SetProperty(end, "problem", new OpenApiSchemaReference("ProblemDetails", document));   // absent when completed, never null
+            end.Required?.Add("type");
         }
         if (Find(schemas, "PredictBatchResponse") is OpenApiSchema answered)
         {
@@ -124,6 +130,37 @@ internal static class OpenApiContract
         foreach (string problem in new[] { "ProblemDetails", "HttpValidationProblemDetails" })
             if (Find(schemas, problem) is OpenApiSchema details) DescribeProblem(details);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Which model answered: its name, and its weights' version (hex).</summary>
+    private static void DescribeModel(OpenApiSchema answer)
+    {
+        if (Property(answer, "model") is OpenApiSchema model) model.Pattern = ModelOptions.NamePattern;
+        if (Property(answer, "modelVersion") is OpenApiSchema version) version.Pattern = $"^[0-9a-f]{{1,{ModelVersion.Length}}}$";
+    }
+
+    /// <summary>
+    /// A prediction checked against the rule (a <c>/predict</c> result or a rollout's generation): its board (named
+    /// <paramref name="next"/>) and the rule's, the differing cells as [row, column] on the board, the passes (an integer of at least 1) and
+    /// P(alive) (32 rows of 32 probabilities), both absent rather than null.
+    /// </summary>
+    private static void DescribePrediction(OpenApiSchema predicted, IOpenApiSchema board, string next)
+    {
+        SetProperty(predicted, next, board);
+        SetProperty(predicted, "rule", board);
+        if (Property(predicted, "mismatches") is OpenApiSchema { Items: OpenApiSchema cell })
+        {
+            cell.MinItems = cell.MaxItems = 2;
+            if (cell.Items is OpenApiSchema index) (index.Minimum, index.Maximum) = ("0", $"{Board.Size - 1}");
+        }
+        Constrain(predicted, "passes", minimum: 1);
+        if (Property(predicted, "pAlive") is OpenApiSchema pAlive && pAlive.Items is OpenApiSchema row)
+        {
+            pAlive.Type = JsonSchemaType.Array;   // written only when asked for, never as null
+            pAlive.MinItems = pAlive.MaxItems = row.MinItems = row.MaxItems = Board.Size;
+            if (row.Items is OpenApiSchema p) (p.Minimum, p.Maximum) = ("0", "1");
+        }
+        if (Property(predicted, "passes") is OpenApiSchema passes) passes.Type = JsonSchemaType.Integer;
     }
 
     /// <summary>
@@ -171,12 +208,14 @@ internal static class OpenApiContract
             Description = "The request's id for the logs and problem details; echoed. Used when it is 1 to 64 letters, digits and ._:- (else one is made).",
             Schema = new OpenApiSchema { Type = JsonSchemaType.String },
         });
-        if (context.Description.RelativePath?.StartsWith("predict", StringComparison.Ordinal) == true)
+        if (context.Description.RelativePath is { } path && (path.StartsWith("predict", StringComparison.Ordinal) || path == "rollout"))
             operation.Parameters.Add(new OpenApiParameter
             {
                 Name = Deadlines.Header,
                 In = ParameterLocation.Header,
-                Description = "Give up (504) when there is no answer within this many milliseconds of arrival; capped at Model:MaxDeadlineMs.",
+                Description = path == "rollout"
+                    ? "End the rollout (504) when it has not finished within this many milliseconds of arrival; capped at Model:MaxRolloutDeadlineMs."
+                    : "Give up (504) when there is no answer within this many milliseconds of arrival; capped at Model:MaxDeadlineMs.",
                 Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "1", Maximum = $"{int.MaxValue}" },
             });
 

@@ -80,7 +80,7 @@ public static class PredictEndpoints
         long arrived = Stopwatch.GetTimestamp();
         var errors = new Dictionary<string, string[]>();
         using var deadline = new RequestDeadline(arrived, Deadlines.FromHeader(http.Request, errors), services.Model.Value.MaxDeadlineMs, http.RequestAborted);
-        var (request, unread) = await ReadAsync<TRequest>(http, services, deadline);
+        var (request, unread) = await JsonBody.ReadAsync<TRequest>(http.Request, services.Api.Value.MaxRequestBodyBytes, services.Json.Value.SerializerOptions, deadline);
         if (unread is not null) return unread;
         if (validate(request!, errors) is not { } input) return Problems.Validation(errors);
         if (Admit(http, services.Limiter, input, deadline) is { } refused) return refused;
@@ -90,26 +90,11 @@ public static class PredictEndpoints
         return TypedResults.Ok(respond(input, result!));
     }
 
-    /// <summary>The body; or its problem, or the deadline's or the client's if either went before it arrived.</summary>
-    private static async Task<(TRequest? Request, ProblemHttpResult? Problem)> ReadAsync<TRequest>(
-        HttpContext http, PredictServices services, RequestDeadline deadline) where TRequest : class
-    {
-        try
-        {
-            return await JsonBody.ReadAsync<TRequest>(
-                http.Request, services.Api.Value.MaxRequestBodyBytes, services.Json.Value.SerializerOptions, deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            return (null, deadline.Passed ? ServingProblems.DeadlinePassed(deadline.Deadline) : ServingProblems.ClientClosed());
-        }
-    }
-
     /// <summary>
     /// Takes the boards from the client's rate limit and narrows the deadline to the body's; null when both let the
     /// request through, else 429 with Retry-After, or 504 when the deadline has passed already.
     /// </summary>
-    private static ProblemHttpResult? Admit(HttpContext http, ClientBoardLimiter limiter, PredictionInput input, RequestDeadline deadline)
+    internal static ProblemHttpResult? Admit(HttpContext http, ClientBoardLimiter limiter, PredictionInput input, RequestDeadline deadline)
     {
         if (limiter.TryTake(http, input.Boards.Count) is { } retryAfter)
             return ServingProblems.ClientLimited(http.Response, retryAfter, limiter.Describe());

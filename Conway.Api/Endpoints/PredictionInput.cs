@@ -10,8 +10,8 @@ namespace Conway.Api.Endpoints;
 /// </summary>
 internal sealed record PredictionInput(IReadOnlyList<Board> Boards, string? Model, DecodeOptions Options, int? DeadlineMs)
 {
-    /// <summary>The request's board; null when <paramref name="errors"/> (the request's headers') has entries.</summary>
-    public static PredictionInput? From(PredictRequest request, Dictionary<string, string[]> errors) =>
+    /// <summary>The request's board (a prediction's, or a rollout's start); null when <paramref name="errors"/> (the request's headers') has entries.</summary>
+    public static PredictionInput? From(OneBoardRequest request, Dictionary<string, string[]> errors) =>
         errors.Count == 0 ? new([BoardForms.Read(request.Board, request.Rle, request.Cells)], request.Model, ToDecodeOptions(request), request.DeadlineMs) : null;
 
     /// <summary>The request's boards; null when <paramref name="errors"/> (the request's headers') has entries.</summary>

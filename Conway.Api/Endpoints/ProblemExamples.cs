@@ -41,6 +41,7 @@ internal static class ProblemExamples
     {
         StatusCodes.Status400BadRequest when InvalidRequest(request) is { } invalid => invalid,
         StatusCodes.Status401Unauthorized => _ => Task.FromResult(Problems.Status(status, ApiKeyHandler.NoKey)),
+        StatusCodes.Status406NotAcceptable => _ => Task.FromResult(RolloutEndpoints.NotAcceptable()),
         StatusCodes.Status403Forbidden => _ => Task.FromResult(Problems.Status(status, SecurityExtensions.AdministrationNeedsKeys)),
         StatusCodes.Status404NotFound => _ => Task.FromResult(ModelEndpoints.UnknownModel(services.GetRequiredService<IOptions<ModelOptions>>().Value.Served())),
         StatusCodes.Status422UnprocessableEntity => _ => Task.FromResult(ModelEndpoints.NotReloaded(
@@ -63,6 +64,7 @@ internal static class ProblemExamples
             _ when type == typeof(PredictRequest) => http => Refused(new PredictRequest { Board = rows }, http),
             _ when type == typeof(PredictBatchRequest) => http => Refused(new PredictBatchRequest { Boards = [PredictExamples.Blinker.ToRows(), rows] }, http),
             _ when type == typeof(PatternRequest) => http => Refused(new PatternRequest { Board = rows }, http),
+            _ when type == typeof(RolloutRequest) => http => Refused(new RolloutRequest { Board = rows, Steps = 2 }, http),
             _ => null,
         };
     }

@@ -45,9 +45,10 @@ internal static class ServingProblems
     /// <summary>503 with Retry-After when the instance cannot take the work now (loading, shutting down).</summary>
     public static ProblemHttpResult Unavailable(HttpResponse response, ModelUnavailableException unavailable) => From(unavailable, response, TimeSpan.Zero, false)!;
 
+    /// <summary>The problem, with <c>Retry-After</c> set unless the response has started (a rollout's stream ending with it).</summary>
     private static ProblemHttpResult WithRetryAfter(HttpResponse response, TimeSpan after, ProblemHttpResult problem)
     {
-        Problems.SetRetryAfter(response, after);
+        if (!response.HasStarted) Problems.SetRetryAfter(response, after);
         return problem;
     }
 }

@@ -12,6 +12,17 @@ internal static class Problems
     public static ProblemHttpResult Status(int status, string detail) =>
         TypedResults.Problem(detail, statusCode: status, title: ReasonPhrases.GetReasonPhrase(status));
 
+    /// <summary>
+    /// The problem with the request's ids (<c>requestId</c>, <c>traceId</c>) set here, as the problem details service sets
+    /// them on the problems it writes: for a problem it does not write (one whose request accepts no JSON, or a line of a stream).
+    /// </summary>
+    public static ProblemHttpResult WithIds(ProblemHttpResult problem, HttpContext http)
+    {
+        problem.ProblemDetails.Extensions["requestId"] = http.TraceIdentifier;
+        problem.ProblemDetails.Extensions["traceId"] = System.Diagnostics.Activity.Current?.Id ?? http.TraceIdentifier;
+        return problem;
+    }
+
     /// <summary>Sets <c>Retry-After</c> in whole seconds, at least 1.</summary>
     public static void SetRetryAfter(HttpResponse response, TimeSpan after) =>
         response.Headers.RetryAfter = Math.Max(1, Math.Ceiling(after.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);

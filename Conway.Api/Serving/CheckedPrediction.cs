@@ -13,9 +13,11 @@ public sealed record CheckedPrediction(Prediction Prediction, Board Rule, IReadO
     public bool MatchesRule => Mismatches.Count == 0;
 
     /// <summary>Steps <paramref name="input"/> by the rule and compares <paramref name="prediction"/> with that, cell by cell.</summary>
-    public static CheckedPrediction Of(Board input, Prediction prediction)
+    public static CheckedPrediction Of(Board input, Prediction prediction) => Against(LifeRule.Step(input), prediction);
+
+    /// <summary>Compares <paramref name="prediction"/> with <paramref name="rule"/>, the rule's board, cell by cell.</summary>
+    public static CheckedPrediction Against(Board rule, Prediction prediction)
     {
-        var rule = LifeRule.Step(input);
         var mismatches = new List<(int Row, int Column)>();
         uint[] predicted = prediction.Next.ToWords(), exact = rule.ToWords();
         for (int r = 0; r < Board.Size; r++)

@@ -76,6 +76,9 @@ public sealed class ModelHost : IHostedLifecycleService, IDisposable
 
     public IReadOnlyList<DeviceStatus> Devices => [.. _devices.Select(device => device.Status)];
 
+    /// <summary>Devices serving <paramref name="model"/> (the default for null) now: loaded, warmed up, self-test passed.</summary>
+    public int ServingDevices(string? model = null) => Find(model) is { } spec ? _devices.Count(device => device.Info(spec.Name) is not null) : 0;
+
     /// <summary>Requests waiting for the model (live ones: a request whose client left or whose deadline passed leaves at once).</summary>
     public int QueueLength => _queue.Count;
 
@@ -91,9 +94,12 @@ public sealed class ModelHost : IHostedLifecycleService, IDisposable
     /// miss <paramref name="deadline"/>; with <see cref="ModelUnavailableException"/> while the model is still loading,
     /// when no device can serve, the instance is shutting down, or its drain ends before the answer; with
     /// <see cref="BrokenCircuitException"/> while the circuit is open; and is cancelled when
-    /// <paramref name="cancellation"/> (client gone or <paramref name="deadline"/> passed) fires.
+    /// <paramref name="cancellation"/> (client gone or <paramref name="deadline"/> passed) fires. A
+    /// <paramref name="continuing"/> request (a later generation of an admitted rollout) is never refused for being
+    /// busy, only for the other reasons.
     /// </summary>
-    public Task<Served> Submit(IReadOnlyList<Board> boards, string? model, DecodeOptions decode, string requestId, long deadline, CancellationToken cancellation)
+    public Task<Served> Submit(IReadOnlyList<Board> boards, string? model, DecodeOptions decode, string requestId, long deadline, CancellationToken cancellation,
+        bool continuing = false)
     {
         var spec = Find(model) ?? throw new ArgumentException($"No model is named '{model}'.", nameof(model));
         if (!Admitting) return Task.FromException<Served>(ModelUnavailableException.ShuttingDown());
@@ -103,8 +109,7 @@ public sealed class ModelHost : IHostedLifecycleService, IDisposable
         if (_resilience.OpenFor is { Ticks: > 0 } openFor)
             return Task.FromException<Served>(new BrokenCircuitException("The circuit around the model is open.", openFor));
         var item = new WorkItem(boards, spec.Name, decode, requestId, deadline, cancellation);
-        int serving = _devices.Count(device => device.Info(spec.Name) is not null);
-        return _queue.TryAdd(item, serving) switch
+        return _queue.TryAdd(item, ServingDevices(spec.Name), continuing) switch
         {
             Admission.Admitted => item.Completion.Task,
             Admission.Closed => Task.FromException<Served>(Admitting ? ModelUnavailableException.Failed() : ModelUnavailableException.ShuttingDown()),

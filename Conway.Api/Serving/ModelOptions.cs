@@ -103,6 +103,25 @@ public sealed class ModelOptions : IValidatableObject
     [Range(1, 3_600_000)]
     public int MaxDeadlineMs { get; set; }
 
+    /// <summary>Most generations one <c>/rollout</c> may ask for (<c>steps</c>).</summary>
+    [Range(1, 1_000_000)]
+    public int MaxRolloutSteps { get; set; } = 1000;
+
+    /// <summary>
+    /// The longest deadline a <c>/rollout</c> may ask for (<c>deadlineMs</c> or <c>X-Deadline-Ms</c>), bounding the whole
+    /// rollout, and the deadline of rollouts that ask for none (default 600000, ten minutes).
+    /// </summary>
+    [Range(1, 86_400_000)]
+    public int MaxRolloutDeadlineMs { get; set; } = 600_000;
+
+    /// <summary>
+    /// Most rollouts running at once; one more is answered 429 with <c>Retry-After</c>. 0 or unset: 8 on CPU workers, 256
+    /// on CUDA. Each running rollout has at most one board in the queue, which its later generations join whatever
+    /// <see cref="QueueCapacity"/> says (only its first generation is admitted as a request).
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxRollouts { get; set; }
+
     /// <summary>
     /// How long one batch may run on the model before it is cancelled (504) and counted as a model failure (the
     /// decoder stops within a layer of a pass). 0 or unset: twice <see cref="MaxDeadlineMs"/>.
@@ -159,6 +178,7 @@ public sealed class ModelOptions : IValidatableObject
         if (QueueCapacity == 0) QueueCapacity = cpuOnly ? 32 : 4096;
         if (MaxDeadlineMs == 0) MaxDeadlineMs = cpuOnly ? 120_000 : 30_000;
         if (BatchTimeoutMs == 0) BatchTimeoutMs = 2 * MaxDeadlineMs;
+        if (MaxRollouts == 0) MaxRollouts = cpuOnly ? 8 : 256;
         if (SelfTestPatterns.Trim() is "" or "auto") SelfTestPatterns = cpuOnly ? "blinker,glider" : "all";
     }
 

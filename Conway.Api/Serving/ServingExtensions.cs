@@ -10,7 +10,7 @@ public static class ServingExtensions
 
     /// <summary>
     /// The model host and its options (section "Model"), the resilience pipeline around the predictor, the
-    /// <see cref="PredictionService"/> that the endpoints call, the readiness check, the host's
+    /// <see cref="PredictionService"/> and <see cref="RolloutService"/> that the endpoints call, the readiness check, the host's
     /// shutdown timeout (<see cref="ModelOptions.ShutdownTimeout"/>: delay + drain + margin) and the
     /// <see cref="PredictorFactory"/>.
     /// </summary>
@@ -30,6 +30,7 @@ public static class ServingExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
         services.AddHostedService<ModelFileWatcher>();
         services.AddSingleton<PredictionService>();
+        services.AddSingleton<RolloutService>();
         services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ReadyTag]);
         return services;
     }

@@ -22,6 +22,9 @@ public sealed class ServingMetrics
     private readonly Histogram _passes;
     private readonly Counter _refused;
     private readonly Counter _abandoned;
+    private readonly Gauge _rolloutsActive;
+    private readonly Counter _rolloutGenerations;
+    private readonly Counter _rolloutsEnded;
 
     public ServingMetrics(CollectorRegistry registry)
     {
@@ -44,6 +47,10 @@ public sealed class ServingMetrics
             new HistogramConfiguration { LabelNames = ["model"], Buckets = Histogram.ExponentialBuckets(1, 2, 11) });
         _refused = metrics.CreateCounter("conway_requests_refused_total", "Requests refused at admission (429): the queue's boards at capacity, or an answer predicted after the deadline.", "reason");
         _abandoned = metrics.CreateCounter("conway_abandoned_inference_seconds_total", "Model time spent on batches that were stopped before they finished (every request in them gone, or the drain ended): wasted work.");
+        _rolloutsActive = metrics.CreateGauge("conway_rollouts_active", "Rollouts (POST /rollout) running now.");
+        _rolloutGenerations = metrics.CreateCounter("conway_rollout_generations_total", "Generations the model produced for rollouts (each also counts as a board predicted).");
+        _rolloutsEnded = metrics.CreateCounter("conway_rollouts_ended_total",
+            "Rollouts ended, by why: completed, deadline, shutdown, failed, busy, or client_gone (the client left; its rollout stopped).", "reason");
     }
 
     public CollectorRegistry Registry { get; }
@@ -82,4 +89,14 @@ public sealed class ServingMetrics
     public void Refused(string reason) => _refused.WithLabels(reason).Inc();
 
     public void Abandoned(TimeSpan modelTime) => _abandoned.Inc(modelTime.TotalSeconds);
+
+    public void RolloutStarted() => _rolloutsActive.Inc();
+
+    public void RolloutGenerated() => _rolloutGenerations.Inc();
+
+    public void RolloutEnded(string reason)
+    {
+        _rolloutsActive.Dec();
+        _rolloutsEnded.WithLabels(reason).Inc();
+    }
 }

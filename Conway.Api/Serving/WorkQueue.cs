@@ -62,20 +62,16 @@ internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimat
     /// <summary>Requests admitted and not answered yet: queued, or in a batch on a device.</summary>
     public int Unanswered => _unanswered.Count;
 
-    /// <summary>Admits the request, or says at once why not and when to retry.</summary>
-    public Admission TryAdd(WorkItem item, int devices)
+    /// <summary>
+    /// Admits the request, or says at once why not and when to retry. A <paramref name="continuing"/> request (a later
+    /// generation of a rollout admitted already) skips the capacity and predicted-wait checks: only a closed queue refuses it.
+    /// </summary>
+    public Admission TryAdd(WorkItem item, int devices, bool continuing = false)
     {
         lock (_lock)
         {
             if (_closed) return new Admission.Closed();
-            devices = Math.Max(1, devices);
-            var now = Stopwatch.GetTimestamp();
-            if (_queuedBoards + item.Boards.Count > _options.QueueCapacity)
-                return new Admission.QueueFull(_queuedBoards, Drained(AllQueued(), devices, now));
-            var wait = PredictedWait(item, devices, now);
-            var deadline = Stopwatch.GetElapsedTime(now, item.Deadline);
-            if (wait > deadline)
-                return new Admission.TooLate(wait, deadline, wait - deadline);
+            if (!continuing && Busy(item, Math.Max(1, devices)) is { } refused) return refused;
             _waiting.Add(item);
             _queuedBoards += item.Boards.Count;
             _unanswered[item] = 0;
@@ -95,6 +91,17 @@ internal sealed class WorkQueue(ModelOptions options, ThroughputEstimate estimat
     public void Wake()
     {
         lock (_lock) Monitor.PulseAll(_lock);
+    }
+
+    /// <summary>Why the queue cannot take the request now (full, or its answer predicted after its deadline); null when it can. Under the lock.</summary>
+    private Admission? Busy(WorkItem item, int devices)
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (_queuedBoards + item.Boards.Count > _options.QueueCapacity)
+            return new Admission.QueueFull(_queuedBoards, Drained(AllQueued(), devices, now));
+        var wait = PredictedWait(item, devices, now);
+        var deadline = Stopwatch.GetElapsedTime(now, item.Deadline);
+        return wait > deadline ? new Admission.TooLate(wait, deadline, wait - deadline) : null;
     }
 
     /// <summary>Takes no more requests; readers still get those already queued.</summary>

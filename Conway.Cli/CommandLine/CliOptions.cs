@@ -57,6 +57,19 @@ public static class CliOptions
         return option;
     }
 
+    /// <summary>--url: a running service's base URL, on loopback only (the HTTP load tests only target this machine).</summary>
+    public static Option<string> LoopbackUrl(string fallback)
+    {
+        var url = Text("--url", fallback, "the service's base URL, on loopback only (localhost, 127.0.0.1 or [::1])", "URL");
+        url.Validators.Add(result =>
+        {
+            string text = result.GetValueOrDefault<string>();
+            if (!(Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.IsLoopback))
+                result.AddError($"--url is an http(s) URL on loopback (the load tests only target this machine), not '{text}'");
+        });
+        return url;
+    }
+
     public static Option<bool> Flag(string name, string description) =>
         new(name) { Description = description, Arity = ArgumentArity.Zero };
 

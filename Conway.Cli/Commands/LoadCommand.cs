@@ -19,13 +19,7 @@ public static class LoadCommand
 
     public static Command Create()
     {
-        var url = CliOptions.Text("--url", DefaultUrl, "the service's base URL, on loopback only (localhost, 127.0.0.1 or [::1])", "URL");
-        url.Validators.Add(result =>
-        {
-            string text = result.GetValueOrDefault<string>();
-            if (!(Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.IsLoopback))
-                result.AddError($"--url is an http(s) URL on loopback (the load test only targets this machine), not '{text}'");
-        });
+        var url = CliOptions.LoopbackUrl(DefaultUrl);
         var concurrency = CliOptions.Whole("--concurrency", 32, "clients sending at once", min: 1);
         var requests = CliOptions.Whole("--requests", 1000, "requests in all", min: 1);
         var boards = CliOptions.Whole("--boards", 1, "boards per request (1: POST /predict; more: POST /predict/batch)", min: 1);
