@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every GPU figure in docs/PERFORMANCE.md and docs/ACCURACY.md, in one run on the GPU machine (after gpu/publish.sh).
 # Writes to ${OUT:-artifacts/gpu}: eval.log + eval.tar (accuracy report), load.md + api.log (HTTP service on
-# loopback), bench.log (strategy x batch against the card's own measured floors). Each stage has a time bound.
+# loopback: requests, then rollouts with 1, 64 and 256 at once), bench.log (strategy x batch against the card's own
+# measured floors). Each stage has a time bound.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-artifacts/gpu}; mkdir -p "$out"
@@ -31,6 +32,8 @@ serve cuda:0
   timeout 60 dotnet /tmp/conway/conway.dll load --url http://127.0.0.1:8080 --concurrency 64 --requests 6000 | tail -1
   timeout 60 dotnet /tmp/conway/conway.dll load --url http://127.0.0.1:8080 --concurrency 16 --boards 64 --requests 300 | tail -1
   timeout 60 dotnet /tmp/conway/conway.dll load --url http://127.0.0.1:8080 --concurrency 8 --requests 16 --strategy autoregressive | tail -1
+  echo "Rollouts (POST /rollout, 100 generations each, fed their own output):"
+  timeout 180 dotnet /tmp/conway/conway.dll rollouts --url http://127.0.0.1:8080 --concurrent 1,64,256 --steps 100 --timeout 50
 } 2>&1 | tee "$out/load.md"
 kill $api; wait $api 2>/dev/null
 if (( gpus > 1 )); then
