@@ -123,7 +123,7 @@ const scenarios = {
     assert.equal(await cellsOf(page, 'model'), await cellsOf(page, 'rule'), "the model's next state is the rule's");
     assert.match(await text(page, '#summary'), /Step 1: the model matches the exact rule/);
     assert.match(await text(page, '#latency'), /^\d+ ms \(round trip \d+ ms\)$/);
-    assert.match(await text(page, '#used-strategy'), /^speculative · model [0-9a-f]{12}$/);
+    assert.match(await text(page, '#used-strategy'), /^speculative · model lifegpt@[0-9a-f]{12}$/);
     assert.equal(await text(page, '#step'), '1');
     await page.screenshot({ path: join(shots, 'page.png'), fullPage: true });
 

@@ -158,7 +158,7 @@ async function advance({ restart = false } = {}) {
     const divergedAt = from.divergedAt ?? (countDifferences(model, rule) ? step : null);
     state.run = { model, rule, pAlive: answer.pAlive.flat(), step, divergedAt };
     ui.latency.textContent = `${Math.round(answer.elapsedMs)} ms (round trip ${Math.round(performance.now() - started)} ms)`;
-    ui.usedStrategy.textContent = `${answer.strategy} · model ${answer.model}`;
+    ui.usedStrategy.textContent = `${answer.strategy} · model ${answer.model}@${answer.modelVersion}`;
     showMessage('');
   });
   if (state.busy === controller) state.busy = null;
