@@ -28,7 +28,17 @@ public sealed class ModelFileWatcher(ModelHost host, IOptions<ModelOptions> opti
             watcher.Changed += changed;
             watcher.Created += changed;
             watcher.Renamed += (_, _) => Schedule(model.Name);
-            watcher.EnableRaisingEvents = true;
+            try
+            {
+                watcher.EnableRaisingEvents = true;
+            }
+            catch (IOException e)   // e.g. the inotify limits are reached: the service still serves, reloads by the API only
+            {
+                watcher.Dispose();
+                logger.LogWarning("Cannot watch {File} for changes ({Reason}); it reloads only by POST /models/{Model}/reload",
+                    Path.GetFileName(path), e.Message, model.Name);
+                continue;
+            }
             _watchers.Add(watcher);
             logger.LogInformation("Watching {File} for changes: model {Model} reloads when it changes", Path.GetFileName(path), model.Name);
         }
