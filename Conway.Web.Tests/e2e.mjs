@@ -549,11 +549,12 @@ const twoModelScenarios = {
     await page.getByRole('button', { name: /^Play/ }).click();
     await settled(page);
     assert.equal(await page.getAttribute('#play', 'data-playing'), 'false', 'play ends with the rollouts');
-    assert.deepEqual(requests.map(({ path, body }) => `${path} ${body.model} ${body.steps}`), ['POST /rollout ours 3', 'POST /rollout reference 3'],
+    assert.deepEqual(requests.map(({ path, body }) => `${path} ${body.model} ${body.steps}`).sort(), ['POST /rollout ours 3', 'POST /rollout reference 3'],
       'one stream per model, the same options, no /predict');
     assert.equal(requests[0].body.board.join(''), requests[1].body.board.join(''), 'from the same start');
 
-    const [ours, reference] = await Promise.all(streams.map(linesOf));
+    const streamOf = model => streams.find(response => response.request().postDataJSON().model === model);
+    const [ours, reference] = await Promise.all(['ours', 'reference'].map(model => linesOf(streamOf(model))));
     const [oursEnd, referenceEnd] = [ours.at(-1), reference.at(-1)];
     assert.deepEqual([oursEnd.reason, referenceEnd.reason], ['completed', 'completed']);
     assert.equal(oursEnd.firstDivergence, null, 'the shipped model steps this board exactly');

@@ -11,8 +11,8 @@ const ui = Object.fromEntries(['editor', 'model', 'model-b', 'model-b-panel', 'r
 
 const state = {
   board: empty(),       // the board being edited: the start of every run
-  // { step, rule, lanes }: the rule's state after `step` steps, and each model's (one lane, two when comparing):
-  // { model, version, board, pAlive, divergedAt } for the model named `model`
+  // { step, rule, strategy, lanes }: the rule's state after `step` steps, and each model's (one lane, two when comparing):
+  // { asked, model, version, board, pAlive, divergedAt }: the name asked for ('' the default), and the model that answered
   run: null,
   cursor: { r: 0, c: 0 },
   playing: false,
