@@ -45,6 +45,13 @@ public sealed class BrowserFactAttribute : FactAttribute
     {
         if (Browser.Missing is { } reason) Skip = reason;
     }
+
+    /// <summary>Also skipped where the shared data folder (../shared) is absent.</summary>
+    public bool NeedsSharedData
+    {
+        get => false;
+        set { if (value && Skip is null && Conway.Testing.SharedData.Root is null) Skip = Conway.Testing.SharedData.SkipReason; }
+    }
 }
 
 /// <summary>

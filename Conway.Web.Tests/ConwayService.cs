@@ -1,4 +1,5 @@
 using Conway.Api.Tests;
+using Conway.Testing;
 
 namespace Conway.Web.Tests;
 
@@ -20,6 +21,9 @@ public class ConwayService : IAsyncLifetime
     /// <summary>Configuration the service starts with, as environment variables (e.g. <c>Auth__ApiKeys__0</c>).</summary>
     public IReadOnlyDictionary<string, string> Settings { get; }
 
+    /// <summary>Why the tests on this service are skipped (then it is not started), or null.</summary>
+    protected virtual string? Missing => Browser.Missing;
+
     public Uri BaseUrl => _service!.BaseUrl;
 
     /// <summary>The last lines the service printed.</summary>
@@ -27,7 +31,7 @@ public class ConwayService : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        if (Browser.Missing is not null) return; // every test is skipped: no service needed
+        if (Missing is not null) return; // every test is skipped: no service needed
         _service = await ServiceProcess.StartAsync(new Dictionary<string, string>(Settings), StartTimeout);
         await _service.WaitUntilReadyAsync(StartTimeout);
     }
@@ -50,4 +54,21 @@ public sealed class ConwayServiceWithApiKey() : ConwayService(new Dictionary<str
 })
 {
     public const string ApiKey = "web-tests-key-0123456789abcdef";
+}
+
+/// <summary>
+/// The real service with two models: <c>ours</c>, the shipped model (the default), and <c>reference</c>, the paper's
+/// undertrained checkpoint from the shared data folder (no self-test: it is not exact). The shipped model's warm-up
+/// self-test steps the glider only, as <see cref="ConwayServiceWithApiKey"/>'s does.
+/// </summary>
+public sealed class ConwayServiceWithTwoModels() : ConwayService(new Dictionary<string, string>
+{
+    ["Model__Models__ours__Path"] = Path.Combine(Path.GetDirectoryName(ServiceProcess.ApiAssembly)!, "models", "lifegpt.safetensors"),
+    ["Model__Models__ours__Default"] = "true",
+    ["Model__Models__reference__Path"] = SharedData.Root is null ? "" : SharedData.Path("data", "conformance", "lifegpt-xt1.27.21-undertrained.pt"),
+    ["Model__Models__reference__SelfTestPatterns"] = "none",
+    ["Model__SelfTestPatterns"] = "glider",
+})
+{
+    protected override string? Missing => Browser.Missing ?? (SharedData.Root is null ? SharedData.SkipReason : null);
 }

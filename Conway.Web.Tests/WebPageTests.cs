@@ -12,8 +12,8 @@ public sealed class WebPageTests(ConwayService service, ITestOutputHelper output
         RunAsync("predicting a clicked glider shows the model next state equal to the rule");
 
     [BrowserFact]
-    public Task PlayingFourSteps_MovesTheGliderOneCellDownAndRight_OnTheModelAndTheRuleAlike() =>
-        RunAsync("playing four steps moves the glider one cell down and right");
+    public Task Play_DrawsEachGenerationOfOneRolloutStream_AndStopEndsTheRolloutOnTheService() =>
+        RunAsync("playing streams one rollout and stop ends it on the service");
 
     [BrowserFact]
     public Task PastingInvalidRle_ShowsTheServicesValidationMessage_AndKeepsTheBoard() =>

@@ -108,6 +108,43 @@ async function drawGlider(page) {
   assert.equal(await text(page, '#population'), '5 alive');
 }
 
+/** Records the page's POSTs to /predict and /rollout from now on: { path: 'POST /rollout', body, accept }. */
+function recordApiRequests(page) {
+  const requests = [];
+  page.on('request', request => {
+    const path = new URL(request.url()).pathname;
+    if (request.method() === 'POST' && /^\/(predict|rollout)\b/.test(path))
+      requests.push({ path: `POST ${path}`, body: request.postDataJSON(), accept: request.headers().accept });
+  });
+  return requests;
+}
+
+/** Records every value #step shows from now on; answers a function that returns them. */
+async function watchSteps(page) {
+  await page.evaluate(() => {
+    window.stepsShown = [];
+    const step = document.getElementById('step');
+    new MutationObserver(() => { if (window.stepsShown.at(-1) !== step.textContent) window.stepsShown.push(step.textContent); })
+      .observe(step, { childList: true, characterData: true, subtree: true });
+  });
+  return () => page.evaluate(() => window.stepsShown);
+}
+
+/** conway_rollouts_ended_total for one reason, from the service's /metrics (0 before the first). */
+async function rolloutsEnded(reason) {
+  const metrics = await (await fetch(new URL('/metrics', baseUrl))).text();
+  const line = metrics.split('\n').find(line => line.startsWith('conway_rollouts_ended_total{') && line.includes(`reason="${reason}"`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+/** Waits (bounded) until an asynchronous condition holds. */
+async function untilAsync(condition, what, timeout = UI_TIMEOUT) {
+  for (const end = Date.now() + timeout; !(await condition());) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
+}
+
 // ---- Scenarios ----
 
 const scenarios = {
@@ -123,7 +160,7 @@ const scenarios = {
     assert.equal(await cellsOf(page, 'model'), await cellsOf(page, 'rule'), "the model's next state is the rule's");
     assert.match(await text(page, '#summary'), /Step 1: the model matches the exact rule/);
     assert.match(await text(page, '#latency'), /^\d+ ms \(round trip \d+ ms\)$/);
-    assert.match(await text(page, '#used-strategy'), /^speculative · model lifegpt@[0-9a-f]{12}$/);
+    assert.match(await text(page, '#used-strategy'), /^speculative · lifegpt@[0-9a-f]{12}$/);
     assert.equal(await text(page, '#step'), '1');
     await page.screenshot({ path: join(shots, 'page.png'), fullPage: true });
 
@@ -133,10 +170,14 @@ const scenarios = {
     await close(page);
   },
 
-  async 'playing four steps moves the glider one cell down and right'(browser) {
+  async 'playing streams one rollout and stop ends it on the service'(browser) {
     const page = await open(browser);
     await drawGlider(page);
     await page.locator('#delay').fill('1500'); // a pause after each step, so Stop lands before a fifth
+    const requests = recordApiRequests(page);
+    const stepsShown = await watchSteps(page);
+    const stoppedBefore = await rolloutsEnded('client_gone');
+    await page.waitForFunction(() => document.getElementById('model-pick').value === 'lifegpt'); // the picker is filled
 
     await page.locator('h1').click(); // focus off the board: Space is the page's Play/Stop
     await page.keyboard.press('Space');
@@ -149,11 +190,20 @@ const scenarios = {
     await noMessage(page);
     assert.equal(await page.getAttribute('#play', 'data-playing'), 'false');
     assert.equal(await text(page, '#step'), '4');
+    assert.deepEqual((await stepsShown()).filter(step => step !== '0'), ['1', '2', '3', '4'], 'each generation drawn as it arrived');
+    assert.deepEqual(requests.map(({ path }) => path), ['POST /rollout'], 'one stream for the whole play, no /predict');
+    assert.equal(requests[0].body.steps, 1000);
+    assert.equal(requests[0].body.model, 'lifegpt', 'the picked model is asked for');
+    assert.equal(requests[0].accept, 'application/x-ndjson');
     assert.equal(await cellsOf(page, 'rule'), board(GLIDER_AFTER_4), "the rule's glider after four steps");
     assert.equal(await cellsOf(page, 'model'), board(GLIDER_AFTER_4), "the model's own glider after four steps");
-    assert.equal(await text(page, '#diverged'), 'not yet');
+    assert.equal(await text(page, '#model-diverged'), 'none');
+    assert.match(await text(page, '#used-strategy'), /^speculative · lifegpt@[0-9a-f]{12}$/);
     assert.equal(await cellsOf(page, 'editor'), board(GLIDER), 'the board keeps the start');
     await page.screenshot({ path: join(shots, 'play.png'), fullPage: true });
+
+    // Stop aborted the stream: the service stopped the rollout as one whose client left
+    await untilAsync(async () => (await rolloutsEnded('client_gone')) > stoppedBefore, 'conway_rollouts_ended_total{reason="client_gone"} to count the stopped rollout');
     await close(page);
   },
 
@@ -216,7 +266,7 @@ const scenarios = {
     });
     const message = page.locator('#message');
 
-    await page.route('**/predict', problem(429, 'Too Many Requests',
+    await page.route('**/rollout', problem(429, 'Too Many Requests',
       "The model's queue is full (1024 requests waiting); retry after a second.", { 'Retry-After': '1' }));
     await page.getByRole('button', { name: /^Play/ }).click();
     await settled(page);
@@ -225,7 +275,6 @@ const scenarios = {
     assert.equal(await page.getAttribute('#play', 'data-playing'), 'false', 'play stops on an error');
     assert.equal(await text(page, '#step'), '0');
 
-    await page.unroute('**/predict');
     await page.route('**/predict', problem(503, 'Service Unavailable', 'The model failed to load; see the service log.'));
     await page.getByRole('button', { name: /^Predict/ }).click();
     await settled(page);
@@ -395,7 +444,7 @@ const scenarios = {
 // ---- Scenarios against a service that requires an API key (CONWAY_API_KEY is one of its keys) ----
 
 const API_KEY = process.env.CONWAY_API_KEY;
-const isApiCall = request => /^\/(predict|patterns|healthz)\b/.test(new URL(request.url()).pathname);
+const isApiCall = request => /^\/(predict|rollout|models|patterns|healthz)\b/.test(new URL(request.url()).pathname);
 
 const apiKeyScenarios = {
   async 'without a key the page asks for one and a wrong key is said to be not accepted'(browser) {
@@ -464,9 +513,81 @@ const apiKeyScenarios = {
   },
 };
 
+// ---- Scenarios against a service with two models: "ours" (the shipped one, the default) and "reference" ----
+
+/** A 32x32 board with about 35% alive, the same every run (an LCG from seed 7), as plaintext: the reference model errs on it. */
+function denseBoard() {
+  let x = 7n;
+  return Array.from({ length: SIZE }, () => Array.from({ length: SIZE }, () => {
+    x = (x * 1103515245n + 12345n) % 2147483648n;
+    return Number(x) / 2147483648 < 0.35 ? 'O' : '.';
+  }).join('')).join('\n');
+}
+
+/** The NDJSON lines of a finished /rollout response. */
+const linesOf = async response => (await response.text()).split('\n').filter(Boolean).map(line => JSON.parse(line));
+
+const twoModelScenarios = {
+  async 'comparing two models plays a rollout of each side by side with each first divergence marked'(browser) {
+    const page = await open(browser);
+    const picker = page.getByRole('combobox', { name: 'Model', exact: true });
+    await page.waitForFunction(() => document.getElementById('model-pick').options.length === 2);
+    assert.deepEqual(await picker.locator('option').allTextContents(), ['ours', 'reference'], 'the picker lists both models');
+    assert.equal(await picker.inputValue(), 'ours', 'the default is picked');
+    assert.equal(await page.locator('#model-b-panel').isVisible(), false, 'one model board until a second is picked');
+
+    await page.getByLabel('Pattern text').fill(denseBoard());
+    await page.getByRole('button', { name: 'Load text' }).click();
+    await page.waitForFunction(() => document.getElementById('message').textContent.startsWith('Loaded plaintext'));
+    await page.getByRole('combobox', { name: 'Compare with' }).selectOption('reference');
+    assert.equal(await page.locator('#model-b-panel').isVisible(), true, "the second model's board is shown");
+    await page.getByRole('spinbutton', { name: 'Steps' }).fill('3');
+    const requests = recordApiRequests(page);
+    const streams = [];
+    page.on('response', response => { if (new URL(response.url()).pathname === '/rollout') streams.push(response); });
+
+    await page.getByRole('button', { name: /^Play/ }).click();
+    await settled(page);
+    assert.equal(await page.getAttribute('#play', 'data-playing'), 'false', 'play ends with the rollouts');
+    assert.deepEqual(requests.map(({ path, body }) => `${path} ${body.model} ${body.steps}`).sort(), ['POST /rollout ours 3', 'POST /rollout reference 3'],
+      'one stream per model, the same options, no /predict');
+    assert.equal(requests[0].body.board.join(''), requests[1].body.board.join(''), 'from the same start');
+
+    const streamOf = model => streams.find(response => response.request().postDataJSON().model === model);
+    const [ours, reference] = await Promise.all(['ours', 'reference'].map(model => linesOf(streamOf(model))));
+    const [oursEnd, referenceEnd] = [ours.at(-1), reference.at(-1)];
+    assert.deepEqual([oursEnd.reason, referenceEnd.reason], ['completed', 'completed']);
+    assert.equal(oursEnd.firstDivergence, null, 'the shipped model steps this board exactly');
+    assert.ok(Number.isInteger(referenceEnd.firstDivergence), `the reference model diverges: ${JSON.stringify(referenceEnd)}`);
+    assert.equal(await text(page, '#message'),
+      'The rollout of ours completed after 3 generations. The rollout of reference completed after 3 generations.');
+
+    assert.equal(await text(page, '#step'), '3');
+    assert.equal(await text(page, '#model-diverged'), 'none');
+    assert.equal(await text(page, '#model-b-diverged'), `step ${referenceEnd.firstDivergence}`, 'the step the stream reported');
+    assert.equal(await cellsOf(page, 'model'), ours[2].board.join(''), "ours' generation 3");
+    assert.equal(await cellsOf(page, 'model-b'), reference[2].board.join(''), "the reference's generation 3");
+    assert.equal(await cellsOf(page, 'rule'), ours[2].rule.join(''), "the rule's generation 3");
+    assert.equal(await cellsOf(page, 'model'), await cellsOf(page, 'rule'));
+    assert.match(await text(page, '#summary'), /^Step 3: ours matches the rule; reference differs from the rule in \d+ cells?\.$/);
+    assert.match(await text(page, '#used-strategy'), /^speculative · ours@[0-9a-f]{12}, reference@[0-9a-f]{12}$/);
+    await page.screenshot({ path: join(shots, 'compare.png'), fullPage: true });
+
+    // at 390 px the three boards stack, each as wide as the screen allows
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForFunction(() => document.getElementById('model').getBoundingClientRect().width >= 300);
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390, 'no sideways scrolling');
+    const boxes = await Promise.all(['#model', '#model-b', '#rule'].map(id => page.locator(id).boundingBox()));
+    for (const box of boxes) assert.ok(box.x >= 0 && box.x + box.width <= 390 && box.width >= 300, `a board is on the screen and big (${JSON.stringify(box)})`);
+    assert.ok(boxes[0].y < boxes[1].y && boxes[1].y < boxes[2].y, 'one above the other');
+    await page.screenshot({ path: join(shots, 'compare-390.png'), fullPage: true });
+    await close(page);
+  },
+};
+
 // ---- Runner ----
 
-const all = { ...scenarios, ...apiKeyScenarios };
+const all = { ...scenarios, ...apiKeyScenarios, ...twoModelScenarios };
 const names = only.length ? only : Object.keys(API_KEY ? apiKeyScenarios : scenarios);
 mkdirSync(shots, { recursive: true });
 const browser = await chromium.launch({ executablePath, args: chromiumArgs, headless: true, timeout: 60_000 });
