@@ -1,12 +1,10 @@
 using System.ComponentModel.DataAnnotations;
 using Conway.Api.Serving;
-using Microsoft.Extensions.Options;
 
 namespace Conway.Api.Contracts;
 
 /// <summary>
-/// A model name the service serves (<see cref="ModelOptions.Served"/>, compared ignoring case), or none (the default
-/// model). The message lists the names it knows, and (like every message about the body) does not repeat what was sent.
+/// A model name the service serves (<see cref="ModelHost.Find"/>: compared ignoring case), or none (the default model). The message lists the names it knows, and (like every message about the body) does not repeat what was sent.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class KnownModelAttribute : ValidationAttribute
@@ -14,8 +12,9 @@ public sealed class KnownModelAttribute : ValidationAttribute
     protected override ValidationResult? IsValid(object? value, ValidationContext validationContext)
     {
         if (value is not string name) return ValidationResult.Success;
-        var served = validationContext.GetRequiredService<IOptions<ModelOptions>>().Value.Served();
-        return served.Any(model => string.Equals(model.Name, name, StringComparison.OrdinalIgnoreCase))
+        var host = validationContext.GetRequiredService<ModelHost>();
+        var served = host.Served;
+        return host.Find(name) is not null
             ? ValidationResult.Success
             : new ValidationResult($"No model has that name; the models served are: {string.Join(", ", served.Select(model => model.Name))}.",
                 validationContext.MemberName is { } member ? [member] : null);

@@ -62,8 +62,8 @@ public static class ModelEndpoints
         return new ModelDescription(
             model.Name, model.IsDefault, host.StateOf(model.Name).ToString().ToLowerInvariant(), Path.GetFileName(model.Path),
             info?.Sha256, info is null ? null : ModelVersion.Of(info), info?.Parameters, info?.DType,
-            [.. host.Devices.Select(device => device.Models.First(status => status.Model == model.Name) is var status
-                ? new ModelDeviceState(device.Device, status.State.ToString().ToLowerInvariant(), status.Problem) : null!)],
+            [.. host.Devices.Select(device => (device.Device, Status: device.Models.First(status => status.Model == model.Name)))
+                .Select(on => new ModelDeviceState(on.Device, on.Status.State.ToString().ToLowerInvariant(), on.Status.Problem))],
             card is null ? null : new ModelCardSummary(card.Steps, card.HeldOutCells, card.HeldOutBoards,
                 info is null || card.Sha256 is null ? null : string.Equals(card.Sha256, info.Sha256, StringComparison.OrdinalIgnoreCase)),
             host.LastReload(model.Name) is { } reload ? Reload(reload) : null);

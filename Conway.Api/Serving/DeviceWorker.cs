@@ -45,8 +45,8 @@ internal sealed class DeviceWorker(
 
     public DeviceStatus Status => _status;
 
-    /// <summary>What this device loaded for the current generation of <paramref name="model"/>; null unless it serves it.</summary>
-    public ModelInfo? Info(string model) => _infos.GetValueOrDefault((Canonical(model), generations.Current(Canonical(model))));
+    /// <summary>What this device loaded for the current generation of <paramref name="model"/> (its name as served); null unless it serves it.</summary>
+    public ModelInfo? Info(string model) => _infos.GetValueOrDefault((model, generations.Current(model)));
 
     /// <summary>
     /// Completes when the thread is about to end, out of the model with its predictors disposed: the queue is drained,
@@ -182,8 +182,6 @@ internal sealed class DeviceWorker(
 
     private void SetStatus(string model, Func<ModelStatus, ModelStatus> change) =>
         _status = _status with { Models = [.. _status.Models.Select(status => status.Model == model ? change(status) : status)] };
-
-    private string Canonical(string model) => _status.Models.FirstOrDefault(status => string.Equals(status.Model, model, StringComparison.OrdinalIgnoreCase))?.Model ?? model;
 
     /// <summary>At start: <see cref="Prepare"/>, then ready; or failed (on this device), saying why.</summary>
     private void Load(ModelSpec model)

@@ -71,7 +71,7 @@ public sealed class ModelHost : IHostedLifecycleService, IDisposable
     /// <summary>The served model named <paramref name="name"/> (ignoring case), or the default one for null; null for an unknown name.</summary>
     public ModelSpec? Find(string? name) => name is null ? _served[0] : _served.FirstOrDefault(model => Same(model.Name, name));
 
-    /// <summary>What was loaded for <paramref name="model"/> (on the first device where it is ready); null until it is.</summary>
+    /// <summary>What was loaded for <paramref name="model"/> (its name as served) on the first device where it is ready; null until it is.</summary>
     public ModelInfo? Info(string model) => _devices.Select(device => device.Info(model)).FirstOrDefault(info => info is not null);
 
     public IReadOnlyList<DeviceStatus> Devices => [.. _devices.Select(device => device.Status)];
