@@ -51,6 +51,7 @@ public sealed class ConfigurationTests
     [InlineData("Model:Devices", "cpu,,cpu", "Model:Devices is 'auto' or a comma-separated list")]
     [InlineData("Model:SelfTestPatterns", "glider, gosper-gun", "unknown: 'gosper-gun'")]
     [InlineData("Model:Precision", "fp16", "Model:Precision is auto, bf16 or fp32")]
+    [InlineData("Model:Kernels", "triton", "Model:Kernels is auto, fused or libtorch")]
     [InlineData("Model:Breaker:BreakSeconds", "0.1", "BreakSeconds")]
     [InlineData("Model:MaxDeadlineMs", "-1", "MaxDeadlineMs")]
     [InlineData("Model:MaxRolloutSteps", "0", "MaxRolloutSteps")]

@@ -38,7 +38,7 @@ public sealed class FileModels : IDisposable
         if (weights == "corrupt") throw new Conway.Checkpoints.CheckpointException($"'{path}' is neither a PyTorch state_dict nor a safetensors file.");
         var predictor = new RulePredictor
         {
-            Info = new ModelInfo(path, Sha256(weights), weights.Length, "none", device, TimeSpan.FromMilliseconds(1)),
+            Info = new ModelInfo(path, Sha256(weights), weights.Length, "none", device, TimeSpan.FromMilliseconds(1), "none"),
             Step = weights == "inexact" ? _ => Board.Empty : LifeRule.Step,
         };
         Loaded.GetOrAdd(predictor.Info.Sha256, _ => []).Add(predictor);

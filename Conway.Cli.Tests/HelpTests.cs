@@ -6,7 +6,7 @@ namespace Conway.Cli.Tests;
 
 public sealed class HelpTests
 {
-    public static TheoryData<string> Verbs => ["train", "eval", "bench", "load", "rollouts"];
+    public static TheoryData<string> Verbs => ["train", "eval", "bench", "kernels", "load", "rollouts"];
 
     [Fact]
     public void Conway_help_lists_every_verb()

@@ -20,6 +20,8 @@ public sealed class UsageErrorTests
     [InlineData("--lr is a number of at least 0, not '1e-3x'", "train", "--lr", "1e-3x")]
     [InlineData("--steps is a whole number of at least 1, not '0'", "train", "--steps", "0")]
     [InlineData("--precision is bf16, tf32 or fp32, not 'auto'", "train", "--precision", "auto")]
+    [InlineData("--kernels is auto, fused or libtorch, not 'triton'", "eval", "--kernels", "triton")]
+    [InlineData("--kernels is a comma-separated list of auto, fused or libtorch, not 'fused,triton'", "bench", "--kernels", "fused,triton")]
     [InlineData("--url is an http(s) URL on loopback", "load", "--url", "http://example.com")]
     [InlineData("--concurrency is a whole number of at least 1, not '0'", "load", "--concurrency", "0")]
     [InlineData("--url is an http(s) URL on loopback", "rollouts", "--url", "http://example.com")]

@@ -13,7 +13,7 @@ internal sealed class RuleBreakingPredictor(IReadOnlyDictionary<Board, int> wron
 
     public List<int> CallSizes { get; } = [];
 
-    public ModelInfo Info { get; } = new("rule-breaking double", "0123456789abcdef", 0, "none", "cpu", TimeSpan.Zero);
+    public ModelInfo Info { get; } = new("rule-breaking double", "0123456789abcdef", 0, "none", "cpu", TimeSpan.Zero, "none");
 
     public IReadOnlyList<Prediction> Predict(IReadOnlyList<Board> boards, DecodeOptions options, CancellationToken cancellation)
     {

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Every GPU figure in docs/PERFORMANCE.md and docs/ACCURACY.md, in one run on the GPU machine (after gpu/publish.sh).
-# Writes to ${OUT:-artifacts/gpu}: eval.log + eval.tar (accuracy report), load.md + api.log (HTTP service on
-# loopback: requests, then rollouts with 1, 64 and 256 at once), bench.log (strategy x batch against the card's own
-# measured floors). Each stage has a time bound.
+# Writes to ${OUT:-artifacts/gpu}: kernels.md (each fused kernel against libtorch), bench.log (kernels x strategy x
+# batch against the card's own measured floors), eval.log + eval.tar (accuracy report; EVAL=0 leaves it out),
+# load.md + api.log (HTTP service on loopback: requests, then rollouts with 1, 64 and 256 at once). Each stage has a
+# time bound.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-artifacts/gpu}; mkdir -p "$out"
 source gpu/env.sh > "$out/bench.log"; cat "$out/bench.log"   # not in a pipe: the exports must stay in this shell
 model=$PWD/models/lifegpt.safetensors
 
-timeout 90 dotnet /tmp/conway/conway.dll bench --model "$model" --strategies speculative --batches-speculative 1,8,64,256,512,1024 --repeats 10 2>&1 | tee -a "$out/bench.log"
-timeout 240 dotnet /tmp/conway/conway.dll bench --model "$model" --strategies autoregressive --batches-autoregressive 1,64,512,1024 --repeats 3 --agreement 256 2>&1 | tee -a "$out/bench.log"
+timeout 90 dotnet /tmp/conway/conway.dll kernels --repeats 20 2>&1 | tee "$out/kernels.md"
+timeout 120 dotnet /tmp/conway/conway.dll bench --model "$model" --kernels libtorch,fused --strategies speculative --batches-speculative 1,8,64,256,512,1024 --repeats 10 2>&1 | tee -a "$out/bench.log"
+timeout 240 dotnet /tmp/conway/conway.dll bench --model "$model" --kernels libtorch,fused --strategies autoregressive --batches-autoregressive 1,64,512,1024 --repeats 1 --agreement 256 2>&1 | tee -a "$out/bench.log"
 
-timeout 150 dotnet /tmp/conway/conway.dll eval --device cuda --out /tmp/eval --model "$model" \
-  --paper-10 /tmp/lifegpt/conway_test_states_32by32_20240716_151502.csv \
-  --paper-250 /tmp/lifegpt/conway_test_states_32by32_20240827_172807.csv > "$out/eval.log" 2>&1
-tar -cf "$out/eval.tar" -C /tmp/eval . ; tail -3 "$out/eval.log"
+if [ "${EVAL:-1}" != 0 ]; then
+  timeout 150 dotnet /tmp/conway/conway.dll eval --device cuda --out /tmp/eval --model "$model" \
+    --paper-10 /tmp/lifegpt/conway_test_states_32by32_20240716_151502.csv \
+    --paper-250 /tmp/lifegpt/conway_test_states_32by32_20240827_172807.csv > "$out/eval.log" 2>&1
+  tar -cf "$out/eval.tar" -C /tmp/eval . ; tail -3 "$out/eval.log"
+fi
 
 # the service on loopback with Model:Devices=$1 (cuda:0 = one GPU, auto = every visible GPU)
 serve() {

@@ -15,7 +15,7 @@ namespace Conway.Api.Endpoints;
 internal static class PredictExamples
 {
     /// <summary>What the examples' model loaded.</summary>
-    public static readonly ModelInfo Weights = new("lifegpt.safetensors", "3f5a9c0e1b2d" + new string('0', 52), 12_717_056, "BFloat16", "cuda:0", TimeSpan.Zero);
+    public static readonly ModelInfo Weights = new("lifegpt.safetensors", "3f5a9c0e1b2d" + new string('0', 52), 12_717_056, "BFloat16", "cuda:0", TimeSpan.Zero, "fused kernels");
     private static readonly TimeSpan Elapsed = TimeSpan.FromMilliseconds(1.8);
 
     internal static readonly Board Glider = Board.Empty.With(0, 1, true).With(1, 2, true).With(2, 0, true).With(2, 1, true).With(2, 2, true);

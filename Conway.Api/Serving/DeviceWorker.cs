@@ -217,8 +217,8 @@ internal sealed class DeviceWorker(
             predictor = factory(options, model.Path, device);
             var info = predictor.Info;
             logger.LogInformation(
-                "Loaded model {Model} from {Path} (sha256 {Sha256}): {Parameters:N0} parameters, {DType} on {Device}, in {LoadMs:F0} ms",
-                model.Name, info.Path, info.Sha256, info.Parameters, info.DType, info.Device, info.LoadTime.TotalMilliseconds);
+                "Loaded model {Model} from {Path} (sha256 {Sha256}): {Parameters:N0} parameters, {DType} on {Device}, decoding on {Kernels}, in {LoadMs:F0} ms",
+                model.Name, info.Path, info.Sha256, info.Parameters, info.DType, info.Device, info.Kernels, info.LoadTime.TotalMilliseconds);
 
             long started = Stopwatch.GetTimestamp();
             var names = model.SelfTest;

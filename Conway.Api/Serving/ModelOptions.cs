@@ -60,6 +60,14 @@ public sealed class ModelOptions : IValidatableObject
     public string Precision { get; set; } = "auto";
 
     /// <summary>
+    /// The kernels decoding runs on: <c>auto</c> (the fused CUDA kernels, compiled at load by NVRTC, for a bf16 model on
+    /// a GPU whose NVRTC and driver load; libtorch's elsewhere), <c>fused</c> (a load fails, saying why, where they cannot
+    /// run) or <c>libtorch</c>. The start-up log says which run and why ("decoding on ...").
+    /// </summary>
+    [Required, RegularExpression("^(auto|fused|libtorch)$", ErrorMessage = "Model:Kernels is auto, fused or libtorch.")]
+    public string Kernels { get; set; } = "auto";
+
+    /// <summary>
     /// Most boards the model decodes in one pass (its memory peak; a batch runs as several passes). 0 or unset: 4 on
     /// CPU workers (short passes: a cancelled or timed-out batch stops within a layer of one), 256 on CUDA. A board needs
     /// about 0.1 GB at the peak of a CPU pass (float32) and about 0.05 GB on a GPU (bf16): a speculative pass keeps no

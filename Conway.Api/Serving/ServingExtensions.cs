@@ -37,5 +37,5 @@ public static class ServingExtensions
 
     /// <summary>The real model: the checkpoint at <paramref name="path"/> loaded onto <paramref name="device"/>.</summary>
     public static IBoardPredictor LoadLifeGpt(ModelOptions options, string path, string device) =>
-        LifeGptPredictor.Load(path, device, options.BoardsPerPass, options.Precision);
+        LifeGptPredictor.Load(path, device, options.BoardsPerPass, options.Precision, options.Kernels);
 }

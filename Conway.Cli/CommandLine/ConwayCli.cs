@@ -19,7 +19,7 @@ public static class ConwayCli
     {
         var root = new RootCommand("conway: LifeGPT's offline tools (training, evaluation, benchmarks, HTTP load tests). " +
                                    "Results go to stdout, progress to stderr.");
-        Command[] verbs = [TrainCommand.Create(), EvalCommand.Create(), BenchCommand.Create(), LoadCommand.Create(), RolloutsCommand.Create()];
+        Command[] verbs = [TrainCommand.Create(), EvalCommand.Create(), BenchCommand.Create(), KernelsCommand.Create(), LoadCommand.Create(), RolloutsCommand.Create()];
         foreach (var verb in verbs) root.Add(verb);
         root.Add(HelpCommand.Create(root));
         return root;

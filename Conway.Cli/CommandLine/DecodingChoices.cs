@@ -1,10 +1,11 @@
 using System.CommandLine;
 using Conway.Decoding;
+using Conway.Kernels;
 using TorchSharp;
 
 namespace Conway.Cli.CommandLine;
 
-/// <summary>The decoding options eval and bench share: --model, --precision and the strategy names.</summary>
+/// <summary>The decoding options eval and bench share: --model, --precision, --kernels and the strategy names.</summary>
 public static class DecodingChoices
 {
     public const string DefaultModel = "models/lifegpt.safetensors";
@@ -16,6 +17,9 @@ public static class DecodingChoices
 
     public static Option<string> Precision() =>
         CliOptions.Choice("--precision", "auto", "compute precision: auto (bf16 on CUDA, fp32 on the CPU), bf16 or fp32", [.. LifeGptPredictor.Precisions]);
+
+    public static Option<string> Kernels() =>
+        CliOptions.Choice("--kernels", "auto", "kernels: auto (the fused CUDA kernels where they can run, libtorch's elsewhere), fused or libtorch", [.. KernelChoice.Modes]);
 
     /// <summary>The model file (relative paths looked up from the current folder upwards); a usage error if absent.</summary>
     public static string RequireModel(string path) =>

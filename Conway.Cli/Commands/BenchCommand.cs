@@ -7,6 +7,7 @@ using Conway.Cli.CommandLine;
 using Conway.Cli.Progress;
 using Conway.Codec;
 using Conway.Decoding;
+using Conway.Kernels;
 using Conway.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -30,7 +31,7 @@ public static class BenchCommand
         + Blocks * LifeGptShape.Heads * 2 * 2 * LifeGptShape.HeadDim * (double)Pass * Pass / 2;
 
     private sealed record Settings(
-        string[] Models, string Device, string Precision, DecodeStrategy[] Strategies, int[] BatchesSpeculative, int[] BatchesPlain,
+        string[] Models, string Device, string Precision, string[] Kernels, DecodeStrategy[] Strategies, int[] BatchesSpeculative, int[] BatchesPlain,
         int Repeats, int Seed, int? MaxPasses, bool? ReuseCache, string? Out, int Agreement);
 
     public static Command Create()
@@ -38,6 +39,7 @@ public static class BenchCommand
         var models = CliOptions.Text("--model", DecodingChoices.DefaultModel, "checkpoints to time, comma-separated (a table row per checkpoint, strategy and batch)", "FILE[,FILE...]");
         var device = CliOptions.Device();
         var precision = DecodingChoices.Precision();
+        var kernels = CliOptions.ChoiceList("--kernels", "auto", "kernels to time, comma-separated (a table row per checkpoint, kernels, strategy and batch): auto, fused or libtorch", [.. KernelChoice.Modes]);
         var strategies = CliOptions.ChoiceList("--strategies", "speculative,autoregressive", "decoding strategies to time, comma-separated", DecodingChoices.Strategies);
         var batchesSpeculative = CliOptions.WholeList("--batches-speculative", "1,8,64,256,1024", "batch sizes for speculative decoding");
         var batchesPlain = CliOptions.WholeList("--batches-autoregressive", "1,8,64,256", "batch sizes for autoregressive decoding");
@@ -50,10 +52,11 @@ public static class BenchCommand
 
         var command = new Command("bench", "time greedy decoding (strategy x batch) against the floors of the card it runs on")
         {
-            models, device, precision, strategies, batchesSpeculative, batchesPlain, repeats, seed, maxPasses, reuseCache, output, agreement,
+            models, device, precision, kernels, strategies, batchesSpeculative, batchesPlain, repeats, seed, maxPasses, reuseCache, output, agreement,
         };
         command.SetAction(parsed => Run(new Settings(
             parsed.GetRequiredValue(models).Split(','), parsed.GetRequiredValue(device), parsed.GetRequiredValue(precision),
+            CliOptions.Choices(parsed.GetRequiredValue(kernels), [.. KernelChoice.Modes])!,
             CliOptions.Choices(parsed.GetRequiredValue(strategies), DecodingChoices.Strategies)!.Select(DecodingChoices.Strategy).ToArray(),
             CliOptions.Wholes(parsed.GetRequiredValue(batchesSpeculative))!, CliOptions.Wholes(parsed.GetRequiredValue(batchesPlain))!,
             parsed.GetValue(repeats), parsed.GetValue(seed), parsed.GetValue(maxPasses) is > 0 and var m ? m : null,
@@ -73,15 +76,16 @@ public static class BenchCommand
         var rows = new List<string>();
         string dtype = "";
         int rowsPerModel = s.Strategies.Sum(st => st == DecodeStrategy.Speculative ? s.BatchesSpeculative.Length : s.BatchesPlain.Length) + (s.Agreement > 0 ? 1 : 0);
-        int total = rowsPerModel * modelPaths.Length;
+        int total = rowsPerModel * modelPaths.Length * s.Kernels.Length;
         using (var progress = new ProgressDisplay(error, ProgressDisplay.StderrIsTerminal, "bench"))
         {
-            foreach (string modelPath in modelPaths)
+            foreach (var (modelPath, kernelMode) in modelPaths.SelectMany(m => s.Kernels.Select(k => (m, k))))
             {
-                using var predictor = LifeGptPredictor.Load(modelPath, s.Device, maxBatch: int.MaxValue, s.Precision);
+                using var predictor = LifeGptPredictor.Load(modelPath, s.Device, maxBatch: int.MaxValue, s.Precision, kernelMode);
                 dtype = predictor.Info.DType;
-                progress.Line($"bench: {predictor.Info.Path} on {predictor.Info.Device}, {predictor.Info.DType}");
+                progress.Line($"bench: {predictor.Info.Path} on {predictor.Info.Device}, {predictor.Info.DType}, {predictor.Info.Kernels}");
                 string checkpoint = Path.GetFileName(modelPath);
+                string kernelsUsed = predictor.Model.Kernels.Kernels is null ? "libtorch" : "fused";
                 foreach (var strategy in s.Strategies)
                 {
                     foreach (int batch in strategy == DecodeStrategy.Speculative ? s.BatchesSpeculative : s.BatchesPlain)
@@ -95,7 +99,7 @@ public static class BenchCommand
                             ? string.Create(CultureInfo.InvariantCulture, $"{predictions.Average(p => p.Passes ?? 0):F2} / {predictions.Max(p => p.Passes ?? 0)}") + (predictions.Sum(p => p.PlainCells ?? 0) is > 0 and var plain ? $" (+{plain} plain cells)" : "")
                             : "-";
                         string row = string.Create(CultureInfo.InvariantCulture,
-                            $"| {checkpoint} | {strategy.ToString().ToLowerInvariant()} | {batch} | {boardsPerSecond:F1} | {p50 * 1000:F1} | {slowest * 1000:F1} | {GpuMemory(target)} | {boardsPerSecond / floor:P1} of {floor:F0} | {passes} | {agree}/{batch} |");
+                            $"| {checkpoint} | {kernelsUsed} | {strategy.ToString().ToLowerInvariant()} | {batch} | {boardsPerSecond:F1} | {p50 * 1000:F1} | {slowest * 1000:F1} | {GpuMemory(target)} | {boardsPerSecond / floor:P1} of {floor:F0} | {passes} | {agree}/{batch} |");
                         rows.Add(row);
                         progress.Line(row);
                     }
@@ -103,7 +107,7 @@ public static class BenchCommand
                 if (s.Agreement > 0)
                 {
                     progress.Update("rows", rows.Count, total, $"now {checkpoint}, agreement on {s.Agreement} boards");
-                    rows.Add(Agreement(predictor, checkpoint, s.Agreement, s.Seed));
+                    rows.Add(Agreement(predictor, $"{checkpoint} | {kernelsUsed}", s.Agreement, s.Seed));
                     progress.Line(rows[^1]);
                 }
             }
@@ -114,8 +118,8 @@ public static class BenchCommand
             .AppendLine(CultureInfo.InvariantCulture, $"Greedy decoding on {deviceName} ({dtype}), {DateTime.UtcNow:yyyy-MM-dd}, {s.Repeats} timed runs after one warm-up, " +
                         $"verification passes: {(s.MaxPasses is { } m ? $"at most {m}" : "rent-or-buy bound")}, cache across passes: {s.ReuseCache switch { true => "yes", false => "no", null => "device default" }}; measured ceilings: copy {bandwidth / 1e12:F2} TB/s, bf16 matmul {flops / 1e12:F0} TFLOP/s")
             .AppendLine()
-            .AppendLine("| checkpoint | strategy | batch | boards/s | p50 ms (batch) | slowest ms (batch) | device memory | of the floor (boards/s) | passes mean / max | = rule |")
-            .AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            .AppendLine("| checkpoint | kernels | strategy | batch | boards/s | p50 ms (batch) | slowest ms (batch) | device memory | of the floor (boards/s) | passes mean / max | = rule |")
+            .AppendLine("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var row in rows) table.AppendLine(row);
         output.WriteLine(table);
         if (s.Out is not null) File.WriteAllText(s.Out, table.ToString());

@@ -28,7 +28,7 @@ public static class EvalCommand
     };
 
     private sealed record Settings(
-        string Model, string Device, string Precision, int Boards, int Seed, int Batch, DecodeStrategy Strategy, int Generations,
+        string Model, string Device, string Precision, string Kernels, int Boards, int Seed, int Batch, DecodeStrategy Strategy, int Generations,
         string OutDir, string? Paper10, string? Paper250, int RolloutSteps, bool SkipPatterns, bool SkipPaper, bool SkipRollouts);
 
     public static Command Create()
@@ -36,6 +36,7 @@ public static class EvalCommand
         var model = CliOptions.Text("--model", DecodingChoices.DefaultModel, "the checkpoint (.safetensors or PyTorch .pt); relative paths are looked up from the current folder upwards", "FILE");
         var device = CliOptions.Device();
         var precision = DecodingChoices.Precision();
+        var kernels = DecodingChoices.Kernels();
         var boards = CliOptions.Whole("--boards", 2000, "random boards to grade, at densities 0.02-0.98 (graded per band of 0.1)");
         var seed = CliOptions.Whole("--seed", 1, "seed of the random boards", min: int.MinValue);
         var batch = CliOptions.Whole("--batch", 0, "boards per model call (0: 256 on CUDA, 4 on the CPU)");
@@ -51,10 +52,10 @@ public static class EvalCommand
 
         var command = new Command("eval", "greedy accuracy against the rule: random boards, named patterns, the paper's test set, rollouts")
         {
-            model, device, precision, boards, seed, batch, strategy, generations, outDir, paper10, paper250, rolloutSteps, skipPatterns, skipPaper, skipRollouts,
+            model, device, precision, kernels, boards, seed, batch, strategy, generations, outDir, paper10, paper250, rolloutSteps, skipPatterns, skipPaper, skipRollouts,
         };
         command.SetAction(parsed => Run(new Settings(
-            parsed.GetRequiredValue(model), parsed.GetRequiredValue(device), parsed.GetRequiredValue(precision), parsed.GetValue(boards),
+            parsed.GetRequiredValue(model), parsed.GetRequiredValue(device), parsed.GetRequiredValue(precision), parsed.GetRequiredValue(kernels), parsed.GetValue(boards),
             parsed.GetValue(seed), parsed.GetValue(batch), DecodingChoices.Strategy(parsed.GetRequiredValue(strategy)), parsed.GetValue(generations), parsed.GetRequiredValue(outDir),
             parsed.GetValue(paper10), parsed.GetValue(paper250), parsed.GetValue(rolloutSteps),
             parsed.GetValue(skipPatterns), parsed.GetValue(skipPaper), parsed.GetValue(skipRollouts)),
@@ -90,9 +91,9 @@ public static class EvalCommand
         ];
         // on the CPU, the service's CPU default (Model:BoardsPerPass 4): about 0.1 GB a board at a pass's peak
         int batch = s.Batch > 0 ? s.Batch : target.type == DeviceType.CUDA ? 256 : 4;
-        using var predictor = LifeGptPredictor.Load(modelPath, s.Device, batch, s.Precision);
+        using var predictor = LifeGptPredictor.Load(modelPath, s.Device, batch, s.Precision, s.Kernels);
         var info = predictor.Info;
-        error.WriteLine($"eval: {info.Path} ({info.Sha256[..12]}) on {info.Device}, {info.DType}, loaded in {info.LoadTime.TotalSeconds:F1} s; " +
+        error.WriteLine($"eval: {info.Path} ({info.Sha256[..12]}) on {info.Device}, {info.DType}, {info.Kernels}, loaded in {info.LoadTime.TotalSeconds:F1} s; " +
                         $"{cases.Length} boards to grade, {(paper250 is null ? "no rollouts" : $"{paper250.Trajectories.Count} rollouts of {rolloutSteps} steps")}, batches of {predictor.MaxBatch}");
 
         GradedBoard[] graded;

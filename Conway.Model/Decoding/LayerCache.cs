@@ -23,6 +23,8 @@ public sealed class LayerCache : IAttentionCache, IDisposable
 
     internal LayerCache Select(Tensor rows) => new(_kv.index_select(2, rows));
 
+    public Tensor PositionMajor => _kv;
+
     public void Write(int start, Tensor k, Tensor v)
     {
         var at = _kv.narrow(1, start, k.shape[1]);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Conway.Boards;
 using Conway.Checkpoints;
+using Conway.Kernels;
 using Conway.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -30,9 +31,11 @@ public sealed class LifeGptPredictor : IBoardPredictor
     /// <summary>
     /// Loads a checkpoint onto a device: "cpu", "cuda" (or "cuda:N"), or "auto" (CUDA when available). On CUDA the
     /// weights and KV cache are bfloat16; on the CPU float32 (the reference precision), unless
-    /// <paramref name="precision"/> (one of <see cref="Precisions"/>) says otherwise.
+    /// <paramref name="precision"/> (one of <see cref="Precisions"/>) says otherwise. <paramref name="kernels"/> (one of
+    /// <see cref="KernelChoice.Modes"/>) chooses the fused kernels or libtorch's; <see cref="ModelInfo.Kernels"/> says which
+    /// run, and why.
     /// </summary>
-    public static LifeGptPredictor Load(string path, string device = "auto", int maxBatch = 0, string precision = "auto")
+    public static LifeGptPredictor Load(string path, string device = "auto", int maxBatch = 0, string precision = "auto", string kernels = "auto")
     {
         var clock = Stopwatch.StartNew();
         var target = ResolveDevice(device);
@@ -48,13 +51,13 @@ public sealed class LifeGptPredictor : IBoardPredictor
         string stored = Checkpoint.Load(model, path).ToString();
         model.MoveTo(target, dtype);
         model.eval();
-        model.PrepareForDecoding();
+        model.UseKernels(KernelChoice.For(kernels, target, dtype));
 
         long parameters = model.parameters().Sum(p => p.NumberOfElements);
         // the KV cache is 12 blocks x K,V x [8, 2071, 64] per board: ~51 MB in bf16, ~102 MB in float32
         if (maxBatch <= 0) maxBatch = target.type == DeviceType.CUDA ? 256 : 16;
         var info = new ModelInfo(Path.GetFullPath(path), Checkpoint.Sha256(path), parameters,
-            $"{stored} (file), {dtype} (compute)", target.ToString(), clock.Elapsed);
+            $"{stored} (file), {dtype} (compute)", target.ToString(), clock.Elapsed, model.Kernels.Description);
         return new LifeGptPredictor(model, maxBatch, info);
     }
 

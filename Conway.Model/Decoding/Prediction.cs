@@ -70,5 +70,8 @@ public sealed record Prediction(Board Next, float[]? PAlive)
     public int? PlainCells { get; init; }
 }
 
-/// <summary>What is loaded: for logs, /healthz and the X-Model-Version header.</summary>
-public sealed record ModelInfo(string Path, string Sha256, long Parameters, string DType, string Device, TimeSpan LoadTime);
+/// <summary>
+/// What is loaded: for logs, /healthz, /models and the X-Model-Version header. <paramref name="Kernels"/>: which kernels
+/// decode, and why (<see cref="Conway.Kernels.KernelChoice"/>).
+/// </summary>
+public sealed record ModelInfo(string Path, string Sha256, long Parameters, string DType, string Device, TimeSpan LoadTime, string Kernels);

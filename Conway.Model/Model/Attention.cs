@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Conway.Kernels;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -7,7 +8,7 @@ namespace Conway.Model;
 
 /// <summary>
 /// 8 heads of 64, causal, rotary q/k, no biases. <see cref="forward"/> is training's; decoding runs the same block over
-/// a key/value cache (<see cref="AttendPass"/> and <see cref="AddPassOutput"/> for a pass, <see cref="Step"/> for one
+/// a key/value cache (<see cref="AttendPass"/> and <see cref="PassOutput"/> for a pass, <see cref="Step"/> for one
 /// token) with its weights in layouts derived from these parameters (<see cref="PrepareForDecoding"/>).
 /// </summary>
 public sealed class Attention : nn.Module
@@ -56,19 +57,30 @@ public sealed class Attention : nn.Module
     public static int PaddedLength(int length) => (length + 7) / 8 * 8;
 
     /// <summary>
-    /// A pass's attention for the normed inputs [B*L, 256] at positions start..start+L-1: q, k and v are views of one
-    /// projection, which also yields swap(q) and swap(k) (<see cref="RotaryEmbedding.RotateHalfRows"/>), so rotary is
-    /// two in-place kernels on the 32 rotated channels (<paramref name="cos"/>, <paramref name="sin"/>: [L, 1, 32] in the
-    /// weights' dtype). Writes k and v into the cache (if any; from start 0 none is needed) and returns the heads'
-    /// outputs [B, H, L, 64], before the output projection (<see cref="AddPassOutput"/>).
+    /// A pass's attention for the normed inputs [B*L, 256] at positions start..start+L-1 (<paramref name="cos"/>,
+    /// <paramref name="sin"/>: the rotary tables [2071, 1, 32] in the weights' dtype): q, k and v are views of one
+    /// projection. With libtorch's kernels the projection also yields swap(q) and swap(k)
+    /// (<see cref="RotaryEmbedding.RotateHalfRows"/>), so rotary is two in-place kernels on the 32 rotated channels; the
+    /// fused kernels rotate q and k in place in one kernel, from the q | k | v projection alone. Writes k and v into the
+    /// cache (if any; from start 0 none is needed) and returns the heads' outputs [B, H, L, 64], before the output
+    /// projection (<see cref="PassOutput"/>).
     /// </summary>
-    internal Tensor AttendPass(Tensor normed, long b, long l, Tensor cos, Tensor sin, IAttentionCache? cache, int start)
+    internal Tensor AttendPass(Tensor normed, long b, long l, Tensor cos, Tensor sin, IAttentionCache? cache, int start, FusedKernels? kernels)
     {
-        var projected = F.linear(normed, Decoding.Projection);                               // [B*L, 2048]
+        Tensor projected;
+        if (kernels is null)
+        {
+            projected = F.linear(normed, Decoding.Projection);                               // [B*L, 2048]
+            var rotatedHalves = projected.narrow(1, 3 * Inner, RotateHalfWidth).view(b, l, 2 * LifeGptShape.Heads, LifeGptShape.RotaryDim);
+            var rotary = projected.view(b, l, -1, LifeGptShape.HeadDim).narrow(2, 0, 2 * LifeGptShape.Heads).narrow(3, 0, LifeGptShape.RotaryDim);
+            RotaryEmbedding.ApplyInPlace(rotary, rotatedHalves, cos.narrow(0, start, l), sin.narrow(0, start, l));   // q and k
+        }
+        else
+        {
+            projected = F.linear(normed, Decoding.Qkv);                                      // [B*L, 1536]
+            kernels.RotaryPass(projected, cos, sin, start, (int)l);
+        }
         var heads = projected.view(b, l, -1, LifeGptShape.HeadDim);                          // q 0-7, k 8-15, v 16-23
-        var rotatedHalves = projected.narrow(1, 3 * Inner, RotateHalfWidth).view(b, l, 2 * LifeGptShape.Heads, LifeGptShape.RotaryDim);
-        RotaryEmbedding.ApplyInPlace(heads.narrow(2, 0, 2 * LifeGptShape.Heads).narrow(3, 0, LifeGptShape.RotaryDim),   // q and k
-            rotatedHalves, cos, sin);
         var q = heads.narrow(2, 0, LifeGptShape.Heads).transpose(1, 2);                      // [B, H, L, 64] views
         var k = heads.narrow(2, LifeGptShape.Heads, LifeGptShape.Heads);                     // [B, L, H, 64] views
         var v = heads.narrow(2, 2 * LifeGptShape.Heads, LifeGptShape.Heads);
@@ -79,35 +91,43 @@ public sealed class Attention : nn.Module
         return CachedAttention(q, keys, values, start);
     }
 
-    /// <summary>The residual x [B*L, 256] += the output projection of a pass's heads o [B, H, L, 64], in place.</summary>
-    internal void AddPassOutput(Tensor x, Tensor o, long b, long l) =>
-        x.add_(o.transpose(1, 2).reshape(b * l, Inner).matmul(Decoding.OutT), Scalars.One);
+    /// <summary>The output projection of a pass's heads o [B, H, L, 64]: [B*L, 256], for the residual stream.</summary>
+    internal Tensor PassOutput(Tensor o, long b, long l) =>
+        o.transpose(1, 2).reshape(b * l, Inner).matmul(Decoding.OutT);
 
     /// <summary>
-    /// One token per sequence: returns the residual x [B, 256] plus this block's output for the normed inputs [B, 256] at
-    /// <paramref name="position"/>, writing its key and value into the cache. Rotary is one matmul with the position's
-    /// [3, 64, 64] matrices (<see cref="StepRotations"/>); the attention reads the cache up to
-    /// <paramref name="attended"/> (<see cref="PaddedLength"/>) under <paramref name="mask"/> [1, 1, attended], as
-    /// block-diagonal GEMMs or per head (<see cref="LifeGpt.PrepareForDecoding"/> says which).
+    /// One token per sequence: adds this block's output for the normed inputs [B, 256] at the step's position to the
+    /// residual stream, writing its key and value into the cache. With the fused kernels: the q | k | v projection, one
+    /// kernel that rotates q and k and writes k and v into the cache, and split-K attention over the cache
+    /// (<see cref="FusedKernels.AttendStep"/>). With libtorch's: rotary is one matmul with the position's [3, 64, 64]
+    /// matrices (<see cref="StepRotations"/>), and the attention reads the cache up to the padded length
+    /// (<see cref="PaddedLength"/>) under the step's mask, as block-diagonal GEMMs or per head
+    /// (<see cref="LifeGpt.PrepareForDecoding"/> says which), its output projection one addmm onto x.
     /// </summary>
-    internal Tensor Step(Tensor x, Tensor normed, long b, Tensor rotation, IAttentionCache cache, int position, int attended, Tensor mask, Tensor? headBlocks)
+    internal void Step(ResidualStream residual, Tensor normed, long b, Decoder.StepTables step, IAttentionCache cache, Tensor? headBlocks, FusedKernels? kernels)
     {
         var d = Decoding;
+        if (kernels is not null)
+        {
+            var q = kernels.RotaryStep(F.linear(normed, d.Qkv), step.Cos, step.Sin, cache.PositionMajor, step.Position);
+            residual.Add(kernels.AttendStep(q, cache.PositionMajor, step.Position + 1).matmul(d.OutT));
+            return;
+        }
         var qkv = F.linear(normed, d.Qkv).view(b, 3, LifeGptShape.Heads, LifeGptShape.HeadDim);
-        var rotated = qkv.matmul(rotation);                                                   // q/8 and k rotated, v as is
-        cache.WriteStep(position, rotated.narrow(1, 1, 2));
-        var (keysT, values) = cache.Matrices(attended, perHead: d.HeadOutT is null);
+        var rotated = qkv.matmul(step.Rotation!);                                             // q/8 and k rotated, v as is
+        cache.WriteStep(step.Position, rotated.narrow(1, 1, 2));
+        var (keysT, values) = cache.Matrices(step.Attended, perHead: d.HeadOutT is null);
         if (d.HeadOutT is { } headOutT)
         {
             var queries = rotated.narrow(1, 0, 1).mul(headBlocks!).view(b, LifeGptShape.Heads, Inner);   // [B, 8, 512]
-            var weights = queries.bmm(keysT).add_(mask, Scalars.One).softmax(-1);             // [B, 8, t] over [B, 512, t]
-            return addmm(x, weights.bmm(values).view(b, -1), headOutT, 1, 1);                 // row h: head h in block h
+            var weights = queries.bmm(keysT).add_(step.Mask!, Scalars.One).softmax(-1);       // [B, 8, t] over [B, 512, t]
+            residual.AddProduct(weights.bmm(values).view(b, -1), headOutT);                   // row h: head h in block h
         }
         else
         {
             var queries = rotated.select(1, 0).reshape(b * LifeGptShape.Heads, 1, LifeGptShape.HeadDim);   // [B*H, 1, 64]
-            var weights = queries.bmm(keysT).add_(mask, Scalars.One).softmax(-1);             // [B*H, 1, t]
-            return addmm(x, weights.bmm(values).view(b, Inner), d.OutT, 1, 1);
+            var weights = queries.bmm(keysT).add_(step.Mask!, Scalars.One).softmax(-1);       // [B*H, 1, t]
+            residual.AddProduct(weights.bmm(values).view(b, Inner), d.OutT);
         }
     }
 

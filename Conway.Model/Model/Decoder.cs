@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Conway.Kernels;
 using static TorchSharp.torch;
 
 namespace Conway.Model;
@@ -54,8 +55,7 @@ public sealed class Decoder : nn.Module
     internal Tensor Pass(Tensor x, long b, long l, int start, IReadOnlyList<IAttentionCache>? cache, int logitsFrom, CancellationToken cancellation)
     {
         var d = Decoding;
-        var cos = d.PassCos.narrow(0, start, l);
-        var sin = d.PassSin.narrow(0, start, l);
+        using var residual = new ResidualStream(x, d.Kernels);
         for (int i = 0; i < Pairs; i++)
         {
             // one scope per layer, x updated in place: a layer's intermediates are freed before the next layer runs
@@ -64,35 +64,34 @@ public sealed class Decoder : nn.Module
             using var layerScope = NewDisposeScope();
             Layer attentionLayer = layers[2 * i], feedForwardLayer = layers[2 * i + 1];
             var attention = (Attention)attentionLayer.Block;
-            var o = attention.AttendPass(attentionLayer.Normalize(x), b, l, cos, sin, cache?[i], start);
+            var o = attention.AttendPass(attentionLayer.Normalize(residual), b, l, d.PassCos, d.PassSin, cache?[i], start, d.Kernels);
             if (i == Pairs - 1 && logitsFrom > 0)
             {
                 // the last block feeds only the logits: its output projection and feed-forward need only their positions
                 // (in a speculative pass, the 1,024 cells of 2,068 positions: ~2.5% of the pass)
                 o = o.narrow(2, logitsFrom, l - logitsFrom);
-                x = x.view(b, l, LifeGptShape.Dim).narrow(1, logitsFrom, l - logitsFrom).reshape(-1, LifeGptShape.Dim).MoveToOuterDisposeScope();
+                residual.Narrow(b, l, logitsFrom, l - logitsFrom);
                 (l, logitsFrom) = (l - logitsFrom, 0);
             }
-            attention.AddPassOutput(x, o, b, l);
-            ((FeedForward)feedForwardLayer.Block).AddTo(x, feedForwardLayer.Normalize(x));
+            residual.Add(attention.PassOutput(o, b, l));
+            ((FeedForward)feedForwardLayer.Block).AddTo(residual, feedForwardLayer.Normalize(residual));
         }
-        return Layer.Normalize(x.view(b, l, LifeGptShape.Dim).narrow(1, logitsFrom, l - logitsFrom), d.FinalNorm);
+        return residual.Normalize(d.FinalNorm).view(b, l, LifeGptShape.Dim).narrow(1, logitsFrom, l - logitsFrom);
     }
 
     /// <summary>Decoding's step of the blocks over x [B, 256], one token per sequence at <paramref name="position"/>; returns the final norm [B, 256].</summary>
     internal Tensor Step(Tensor x, long b, int position, IReadOnlyList<IAttentionCache> cache)
     {
         var d = Decoding;
-        int attended = Attention.PaddedLength(position + 1);
-        var mask = d.StepMask[position].narrow(0, 0, attended).view(1, 1, attended);             // 0 up to position, -inf after
-        var rotation = d.StepRotations[position];                                                  // [3, 64, 64]
+        var step = TablesAt(position, d);
+        using var residual = new ResidualStream(x, d.Kernels);
         for (int i = 0; i < Pairs; i++)
         {
             Layer attentionLayer = layers[2 * i], feedForwardLayer = layers[2 * i + 1];
-            x = ((Attention)attentionLayer.Block).Step(x, attentionLayer.Normalize(x), b, rotation, cache[i], position, attended, mask, d.HeadBlocks);
-            x = ((FeedForward)feedForwardLayer.Block).AddTo(x, feedForwardLayer.Normalize(x));
+            ((Attention)attentionLayer.Block).Step(residual, attentionLayer.Normalize(residual), b, step, cache[i], d.HeadBlocks, d.Kernels);
+            ((FeedForward)feedForwardLayer.Block).AddTo(residual, feedForwardLayer.Normalize(residual));
         }
-        return Layer.Normalize(x, d.FinalNorm);
+        return residual.Normalize(d.FinalNorm);
     }
 
     /// <summary>
@@ -100,7 +99,7 @@ public sealed class Decoder : nn.Module
     /// weights' dtype [2071, 1, 32] for passes, each position's step rotations (<see cref="Attention.StepRotations"/>),
     /// the step mask, and for block-diagonal steps the head blocks.
     /// </summary>
-    internal void PrepareForDecoding(ScalarType dtype, Device device, bool blockDiagonalSteps)
+    internal void PrepareForDecoding(ScalarType dtype, Device device, bool blockDiagonalSteps, FusedKernels? kernels)
     {
         _derived.Clear();
         var headBlocks = blockDiagonalSteps ? _derived.Own(Attention.HeadBlocks(dtype, device)) : null;
@@ -112,7 +111,8 @@ public sealed class Decoder : nn.Module
             PassSin: _derived.Own(sin.to(dtype).unsqueeze(1)),
             StepRotations: _derived.Own(Attention.StepRotations(rotary_pos_emb, dtype)),
             StepMask: _derived.Own(Attention.StepMask(dtype, device)),
-            HeadBlocks: headBlocks);
+            HeadBlocks: headBlocks,
+            Kernels: kernels);
     }
 
     private DecodingTables Decoding => _decoding ?? throw new InvalidOperationException("LifeGpt.PrepareForDecoding derives the decoding layouts first");
@@ -124,5 +124,21 @@ public sealed class Decoder : nn.Module
     }
 
     /// <summary>Derived, not state: see <see cref="PrepareForDecoding"/>.</summary>
-    private sealed record DecodingTables(Tensor FinalNorm, Tensor PassCos, Tensor PassSin, Tensor StepRotations, Tensor StepMask, Tensor? HeadBlocks);
+    private sealed record DecodingTables(Tensor FinalNorm, Tensor PassCos, Tensor PassSin, Tensor StepRotations, Tensor StepMask, Tensor? HeadBlocks,
+        FusedKernels? Kernels);
+
+    /// <summary>
+    /// What a step at <paramref name="Position"/> reads of the shared tables. libtorch's kernels: its attended length
+    /// (<see cref="Attention.PaddedLength"/>), its mask [1, 1, attended] (0 up to the position, -inf after) and rotation
+    /// matrices [3, 64, 64]; the fused kernels: the rotary tables [2071, 1, 32] (they index the position themselves).
+    /// </summary>
+    internal sealed record StepTables(int Position, int Attended, Tensor? Mask, Tensor? Rotation, Tensor Cos, Tensor Sin);
+
+    private static StepTables TablesAt(int position, DecodingTables d)
+    {
+        int attended = Attention.PaddedLength(position + 1);
+        return d.Kernels is null
+            ? new(position, attended, d.StepMask[position].narrow(0, 0, attended).view(1, 1, attended), d.StepRotations[position], d.PassCos, d.PassSin)
+            : new(position, attended, null, null, d.PassCos, d.PassSin);
+    }
 }

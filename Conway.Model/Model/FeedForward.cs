@@ -30,12 +30,16 @@ public sealed class FeedForward : nn.Module
 
     public Tensor forward(Tensor x) => _autocast.Linear(_out, F.gelu(_autocast.Linear(_in, x)));   // exact (erf) GELU
 
-    /// <summary>Decoding: the residual x [N, 256] += this block's output for its normed inputs [N, 256], in place; returns x.</summary>
-    internal Tensor AddTo(Tensor x, Tensor normed)
+    /// <summary>
+    /// Decoding: adds this block's output for its normed inputs [N, 256] to the residual stream. The bias and exact GELU
+    /// stay libtorch's with either kernels: cuBLAS adds the bias in its GEMM's epilogue and gelu_ runs at the copy
+    /// bandwidth, so a bias-free GEMM plus a fused bias + GELU kernel was slower (docs/PERFORMANCE.md, "Fused kernels").
+    /// </summary>
+    internal void AddTo(ResidualStream residual, Tensor normed)
     {
         var d = _decoding ?? throw new InvalidOperationException("LifeGpt.PrepareForDecoding derives the decoding layouts first");
         var hidden = F.linear(normed, d.In, d.InBias).gelu_();                              // exact (erf) GELU
-        return x.add_(F.linear(hidden, d.Out, d.OutBias), Scalars.One);
+        residual.Add(F.linear(hidden, d.Out, d.OutBias));
     }
 
     /// <summary>Decoding's weights: the parameters themselves, detached (views: nothing is copied).</summary>

@@ -22,4 +22,7 @@ public interface IAttentionCache
     /// [B*H, end, 64]; otherwise per sequence, [B, 512, end] and [B, end, 512].
     /// </summary>
     (Tensor KeysT, Tensor Values) Matrices(int end, bool perHead);
+
+    /// <summary>The whole cache, position-major [2, T, B, H, 64] (K then V), for kernels that index it themselves.</summary>
+    Tensor PositionMajor { get; }
 }

@@ -1,7 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace Conway.Model;
 
@@ -32,13 +31,9 @@ public sealed class Layer : nn.Module
 
     internal static LayerNorm NoBiasLayerNorm() => nn.LayerNorm(LifeGptShape.Dim, LifeGptShape.NormEps, elementwise_affine: true, bias: false);
 
-    /// <summary>Decoding: the pre-norm of x [..., 256] (<see cref="Normalize(Tensor, Tensor)"/> with this layer's weight).</summary>
-    internal Tensor Normalize(Tensor x) =>
-        Normalize(x, _decodingNormWeight ?? throw new InvalidOperationException("LifeGpt.PrepareForDecoding derives the decoding layouts first"));
-
-    /// <summary>Decoding's LayerNorm without bias, given its weight (detached: see <see cref="DerivedTensors"/>).</summary>
-    internal static Tensor Normalize(Tensor x, Tensor weight) =>
-        F.layer_norm(x, [LifeGptShape.Dim], weight, null, LifeGptShape.NormEps);
+    /// <summary>Decoding: this layer's pre-norm of the residual stream (<see cref="ResidualStream.Normalize"/> with its weight).</summary>
+    internal Tensor Normalize(ResidualStream residual) =>
+        residual.Normalize(_decodingNormWeight ?? throw new InvalidOperationException("LifeGpt.PrepareForDecoding derives the decoding layouts first"));
 
     /// <summary>Derives the decoding layouts of the norm (its weight, detached: a view) and of the block.</summary>
     internal void PrepareForDecoding(Tensor? headBlocks)

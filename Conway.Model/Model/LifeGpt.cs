@@ -1,3 +1,4 @@
+using Conway.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -105,7 +106,8 @@ public sealed class LifeGpt : nn.Module<Tensor, Tensor>
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var weight = net.token_emb.emb.weight!;
-        net.PrepareForDecoding(blockDiagonalSteps ?? weight.device_type == DeviceType.CUDA);
+        var kernels = Kernels.Kernels is { } k && k.Fit(weight) ? k : null;
+        net.PrepareForDecoding(blockDiagonalSteps ?? weight.device_type == DeviceType.CUDA, kernels);
         _preparation = new DecodingPreparation(weight.dtype, weight.device_type, weight.device_index, blockDiagonalSteps);
     }
 
@@ -114,6 +116,19 @@ public sealed class LifeGpt : nn.Module<Tensor, Tensor>
     /// Parameter object for the same weight on every read, so comparing references re-derived the layouts on every step
     /// (one board's plain decoding took 126 s instead of ~10 s on the 2-core CPU).
     /// </summary>
+    /// <summary>
+    /// The kernels decoding runs on (<see cref="KernelChoice"/>): libtorch's unless <see cref="UseKernels"/> chose the
+    /// fused ones, which run while the weights stay bfloat16 on their device.
+    /// </summary>
+    public KernelChoice Kernels { get; private set; } = KernelChoice.Libtorch("the default until a choice is made");
+
+    /// <summary>Decodes on these kernels from now on (the layouts are derived again).</summary>
+    public void UseKernels(KernelChoice choice)
+    {
+        Kernels = choice;
+        PrepareForDecoding(_preparation?.BlockDiagonalSteps);
+    }
+
     private void EnsurePreparedForDecoding()
     {
         var weight = net.token_emb.emb.weight!;

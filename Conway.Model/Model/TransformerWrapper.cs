@@ -1,4 +1,5 @@
 using Conway.Codec;
+using Conway.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -59,13 +60,13 @@ public sealed class TransformerWrapper : nn.Module
     /// Derives the decoding layouts: the embedding and logits weights detached (views), the logits rows of '0' and '1'
     /// alone (a view: greedy decoding without probabilities computes only those two), and the decoder's.
     /// </summary>
-    internal void PrepareForDecoding(bool blockDiagonalSteps)
+    internal void PrepareForDecoding(bool blockDiagonalSteps, FusedKernels? kernels)
     {
         _derived.Clear();
         var embedding = _derived.Own(token_emb.emb.weight!);
         var logits = _derived.Own(to_logits.weight!);
         _decoding = new DecodingLayout(embedding, logits, _derived.Own(logits.narrow(0, LifeGptCodec.Dead, 2)));   // rows '0', '1'
-        attn_layers.PrepareForDecoding(embedding.dtype, embedding.device, blockDiagonalSteps);
+        attn_layers.PrepareForDecoding(embedding.dtype, embedding.device, blockDiagonalSteps, kernels);
     }
 
     private DecodingLayout Decoding => _decoding ?? throw new InvalidOperationException("LifeGpt.PrepareForDecoding derives the decoding layouts first");

@@ -1,0 +1,178 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Conway.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Conway.Kernels;
+
+/// <summary>
+/// The fused decoding kernels of <c>DecodingKernels.cu</c>, compiled by NVRTC for one CUDA device (once per device and
+/// process, at the first model load there) and launched through the driver API on the stream libtorch uses, so they
+/// order with libtorch's own kernels. They read and write libtorch tensors in place: bfloat16, contiguous, on that
+/// device (<see cref="KernelArguments"/> checks each call's). <see cref="KernelChoice"/> decides whether a model uses them.
+/// </summary>
+public sealed unsafe class FusedKernels
+{
+    private const int Dim = LifeGptShape.Dim, Inner = LifeGptShape.Heads * LifeGptShape.HeadDim, Projection = 3 * Inner;
+    private const int PartialWidth = LifeGptShape.HeadDim + 2;                 // attend_step's per-head partial: values, max, sum
+    private static readonly ConcurrentDictionary<int, Lazy<(FusedKernels? Kernels, string Reason)>> PerDevice = new();
+
+    private readonly CudaDriver _driver;
+    private readonly IntPtr _context;
+    private readonly int _deviceIndex, _multiprocessors;
+    private readonly Device _device;
+    private readonly IntPtr _addLayerNorm, _rotaryPass, _rotaryStep, _attendStep, _attendCombine;
+
+    private FusedKernels(CudaDriver driver, int deviceIndex, IntPtr module, int multiprocessors, string description)
+    {
+        (_driver, _deviceIndex, _multiprocessors, Description) = (driver, deviceIndex, multiprocessors, description);
+        _device = new Device(DeviceType.CUDA, deviceIndex);
+        _context = driver.PrimaryContext(driver.Device(deviceIndex));
+        _addLayerNorm = driver.Function(module, "add_layer_norm");
+        _rotaryPass = driver.Function(module, "rotary_pass");
+        _rotaryStep = driver.Function(module, "rotary_step");
+        _attendStep = driver.Function(module, "attend_step");
+        _attendCombine = driver.Function(module, "attend_combine");
+    }
+
+    /// <summary>Whether these kernels can decode with these weights: bfloat16 on their device.</summary>
+    public bool Fit(Tensor weights) =>
+        weights.dtype == ScalarType.BFloat16 && weights.device_type == DeviceType.CUDA && weights.device_index == _deviceIndex;
+
+    /// <summary>What was compiled, with what and for what: e.g. "NVRTC 13.0, sm_90, compiled in 84 ms".</summary>
+    public string Description { get; }
+
+    /// <summary>The kernels for a CUDA device, compiled at the first call for it; or null with the reason they cannot run there.</summary>
+    public static FusedKernels? For(int deviceIndex, out string reason)
+    {
+        var (kernels, why) = PerDevice.GetOrAdd(deviceIndex, i => new Lazy<(FusedKernels?, string)>(() => Compile(i))).Value;
+        reason = why;
+        return kernels;
+    }
+
+    private static (FusedKernels?, string) Compile(int deviceIndex)
+    {
+        var clock = Stopwatch.StartNew();
+        var driver = CudaDriver.TryLoad(out string reason);
+        if (driver is null) return (null, $"no CUDA driver API: {reason}");
+        var nvrtc = Nvrtc.TryLoad(out reason);
+        if (nvrtc is null) return (null, $"no NVRTC: {reason}");
+        try
+        {
+            int device = driver.Device(deviceIndex);
+            string architecture = $"sm_{driver.Attribute(device, CudaDriver.ComputeCapabilityMajor)}{driver.Attribute(device, CudaDriver.ComputeCapabilityMinor)}";
+            var cubin = nvrtc.CompileToCubin(Source(), "DecodingKernels.cu", architecture);
+            driver.MakeCurrent(driver.PrimaryContext(device));
+            var module = driver.LoadModule(cubin);
+            int multiprocessors = driver.Attribute(device, CudaDriver.MultiprocessorCount);
+            return (new FusedKernels(driver, deviceIndex, module, multiprocessors,
+                $"NVRTC {nvrtc.Version}, {architecture}, compiled in {clock.ElapsedMilliseconds} ms"), "");
+        }
+        catch (InvalidOperationException e)
+        {
+            return (null, e.Message);
+        }
+    }
+
+    /// <summary>The CUDA C source, embedded in this assembly.</summary>
+    public static string Source()
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("Conway.Kernels.DecodingKernels.cu")
+            ?? throw new InvalidOperationException("the kernel source is not embedded in Conway.Model");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>x [N, 256] += y (if given), in place; returns LayerNorm(x) * weight (no bias) [N, 256], new.</summary>
+    public Tensor AddLayerNorm(Tensor x, Tensor? y, Tensor weight, double eps)
+    {
+        int rows = (int)KernelArguments.Rows(x, Dim, _deviceIndex, nameof(x));
+        if (y is not null) KernelArguments.Shaped(y, [rows, Dim], _deviceIndex, nameof(y));
+        KernelArguments.Shaped(weight, [Dim], _deviceIndex, nameof(weight));
+        var output = empty_like(x);
+        IntPtr px = Data(x), py = y is null ? IntPtr.Zero : Data(y), pw = Data(weight), po = Data(output);
+        float epsilon = (float)eps;
+        void** arguments = stackalloc void*[] { &px, &py, &pw, &po, &rows, &epsilon };
+        Launch(_addLayerNorm, ((uint)((rows + 7) / 8), 1), 256, arguments, "add_layer_norm");
+        GC.KeepAlive(y);
+        return output;
+    }
+
+    /// <summary>
+    /// A pass's rotary in place on the q and k of qkv [N, 1536] (N = boards x <paramref name="length"/>, positions
+    /// start..start+length-1), with the bfloat16 tables cos and sin [positions, 32].
+    /// </summary>
+    public void RotaryPass(Tensor qkv, Tensor cos, Tensor sin, int start, int length)
+    {
+        int rows = (int)KernelArguments.Rows(qkv, Projection, _deviceIndex, nameof(qkv));
+        KernelArguments.Table(cos, start + length, _deviceIndex, nameof(cos));
+        KernelArguments.Table(sin, start + length, _deviceIndex, nameof(sin));
+        if (length <= 0 || rows % length != 0) throw new ArgumentException($"qkv's {rows} rows are not whole sequences of {length}", nameof(length));
+        IntPtr pq = Data(qkv), pc = Data(cos), ps = Data(sin);
+        void** arguments = stackalloc void*[] { &pq, &pc, &ps, &rows, &length, &start };
+        Launch(_rotaryPass, ((uint)rows, 1), 256, arguments, "rotary_pass");
+    }
+
+    /// <summary>
+    /// A step's qkv [B, 1536] at <paramref name="position"/>: writes k (rotated) and v into the cache [2, T, B, 8, 64] at
+    /// the position and returns q, rotated and scaled by 1/8, [B, 512].
+    /// </summary>
+    public Tensor RotaryStep(Tensor qkv, Tensor cos, Tensor sin, Tensor cache, int position)
+    {
+        int batch = (int)KernelArguments.Rows(qkv, Projection, _deviceIndex, nameof(qkv));
+        KernelArguments.Table(cos, position + 1, _deviceIndex, nameof(cos));
+        KernelArguments.Table(sin, position + 1, _deviceIndex, nameof(sin));
+        int cacheLength = KernelArguments.Cache(cache, batch, position + 1, _deviceIndex);
+        var q = empty(batch, Inner, ScalarType.BFloat16, _device);
+        IntPtr pqkv = Data(qkv), pc = Data(cos), ps = Data(sin), pcache = Data(cache), pq = Data(q);
+        void** arguments = stackalloc void*[] { &pqkv, &pc, &ps, &pcache, &pq, &batch, &position, &cacheLength };
+        Launch(_rotaryStep, ((uint)((batch * Projection + 255) / 256), 1), 256, arguments, "rotary_step");
+        return q;
+    }
+
+    /// <summary>
+    /// Attention of one query a head, q [B, 512] (scaled), over the cache's positions 0..length-1: [B, 512], the heads'
+    /// outputs side by side. Split over the cache length (<see cref="Splits"/>), then combined.
+    /// </summary>
+    public Tensor AttendStep(Tensor q, Tensor cache, int length)
+    {
+        int batch = (int)KernelArguments.Rows(q, Inner, _deviceIndex, nameof(q));
+        int cacheLength = KernelArguments.Cache(cache, batch, length, _deviceIndex);
+        var (splits, chunk) = Splits(batch, length, _multiprocessors);
+        using var partial = empty([batch, splits, LifeGptShape.Heads, PartialWidth], ScalarType.Float32, _device);
+        var output = empty_like(q);
+        IntPtr pq = Data(q), pcache = Data(cache), pp = Data(partial), po = Data(output);
+        void** attend = stackalloc void*[] { &pq, &pcache, &pp, &batch, &length, &cacheLength, &chunk };
+        Launch(_attendStep, ((uint)batch, (uint)splits), 256, attend, "attend_step");
+        void** combine = stackalloc void*[] { &pp, &po, &splits };
+        Launch(_attendCombine, ((uint)batch, 1), (uint)Inner, combine, "attend_combine");
+        return output;
+    }
+
+    /// <summary>
+    /// How attend_step splits a length: enough blocks (boards x splits) to give every multiprocessor four, unless that
+    /// would make splits shorter than 64 keys (they would cost more to combine than they save), in chunks of whole
+    /// multiples of 32 keys (the warp's groups take 4 at a time).
+    /// </summary>
+    public static (int Splits, int Chunk) Splits(int batch, int length, int multiprocessors)
+    {
+        int wanted = Math.Max(1, Math.Min((length + 63) / 64, (4 * multiprocessors + batch - 1) / batch));
+        int chunk = Math.Max(32, length / wanted / 32 * 32);                  // rounded down: at least the splits wanted
+        return ((length + chunk - 1) / chunk, chunk);
+    }
+
+    private void Launch(IntPtr function, (uint X, uint Y) grid, uint block, void** arguments, string name)
+    {
+        _driver.MakeCurrent(_context);
+        _driver.Launch(function, grid, block, arguments, name);
+    }
+
+    /// <summary>A tensor's device address (the C++ data_ptr(), its offset included): TorchSharp has no public accessor.</summary>
+    private static IntPtr Data(Tensor tensor) => THSTensor_data(tensor.Handle);
+
+    [DllImport("LibTorchSharp")]
+    private static extern IntPtr THSTensor_data(IntPtr handle);
+}
