@@ -2,13 +2,14 @@ using System.CommandLine;
 using System.Globalization;
 using Conway.Cli.CommandLine;
 using Conway.Kernels;
+using Conway.Model;
 using TorchSharp;
 
 namespace Conway.Cli.Commands;
 
 /// <summary>
 /// <c>conway kernels</c>: compiles the fused decoding kernels for a CUDA device (or says why they cannot run there) and
-/// checks each against the libtorch operations it replaces (<see cref="KernelCheck"/>): a Markdown table of the largest
+/// checks each against the libtorch operations it replaces (<see cref="FusedKernelCheck"/>): a Markdown table of the largest
 /// difference against its tolerance and both times. Exit code 1 when a kernel is over its tolerance, or cannot run.
 /// </summary>
 public static class KernelsCommand
@@ -25,7 +26,7 @@ public static class KernelsCommand
             device, boards, batch, position, repeats,
         };
         command.SetAction(parsed => Run(parsed.GetRequiredValue(device), parsed.GetValue(boards), parsed.GetValue(batch),
-            Math.Min(parsed.GetValue(position), Conway.Model.LifeGptShape.Context - 2), parsed.GetValue(repeats),
+            Math.Min(parsed.GetValue(position), LifeGptShape.Context - 2), parsed.GetValue(repeats),
             parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error));
         return command;
     }
@@ -36,7 +37,7 @@ public static class KernelsCommand
         var choice = KernelChoice.For("auto", device, torch.ScalarType.BFloat16);
         error.WriteLine($"kernels: {device}: {choice.Description}");
         if (choice.Kernels is not { } kernels) return 1;
-        var results = KernelCheck.Run(kernels, device, boards, batch, position, repeats);
+        var results = FusedKernelCheck.Run(kernels, device, boards, batch, position, repeats);
         output.WriteLine($"Fused kernels against libtorch on {device} ({kernels.Description}), {DateTime.UtcNow:yyyy-MM-dd}, random bfloat16 inputs, mean of {repeats} synchronised runs");
         output.WriteLine();
         output.WriteLine("| kernel | size | max difference (bf16 ulps) | tolerance (ulps) | max abs. difference | libtorch ms | fused ms | speed-up |");

@@ -22,7 +22,7 @@ public sealed class FusedKernelsGpuTests
     [FusedKernelsFact]
     public void EveryKernel_AgreesWithTheLibtorchOperationsItReplaces_WithinItsTolerance()
     {
-        var results = KernelCheck.Run(FusedKernels.For(0, out _)!, CUDA, passBoards: 8, stepBatch: 16, stepPosition: 1559, repeats: 1);
+        var results = FusedKernelCheck.Run(FusedKernels.For(0, out _)!, CUDA, passBoards: 8, stepBatch: 16, stepPosition: 1559, repeats: 1);
 
         Assert.All(results, r => Assert.True(r.Passed, $"{r.Kernel} ({r.Size}): {r.MaxUlps} ulps, tolerance {r.ToleranceUlps}"));
     }

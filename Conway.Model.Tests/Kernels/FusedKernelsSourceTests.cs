@@ -19,6 +19,13 @@ public sealed class FusedKernelsSourceTests
     }
 
     [Fact]
+    public void TheKernelsShapes_AreLifeGpts()
+    {
+        Assert.Equal((LifeGptShape.Dim, LifeGptShape.Heads, LifeGptShape.HeadDim, LifeGptShape.RotaryDim),
+            (FusedKernels.Dim, FusedKernels.Heads, FusedKernels.HeadDim, FusedKernels.RotaryDim));
+    }
+
+    [Fact]
     public void TheEmbeddedSource_NeedsNoHeader()
     {
         Assert.DoesNotContain("#include", FusedKernels.Source());

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
-using Conway.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,8 +15,11 @@ namespace Conway.Kernels;
 /// </summary>
 public sealed unsafe class FusedKernels
 {
-    private const int Dim = LifeGptShape.Dim, Inner = LifeGptShape.Heads * LifeGptShape.HeadDim, Projection = 3 * Inner;
-    private const int PartialWidth = LifeGptShape.HeadDim + 2;                 // attend_step's per-head partial: values, max, sum
+    /// <summary>The shapes DecodingKernels.cu is written for: LifeGPT's (LifeGptShape; a test holds the two equal).</summary>
+    public const int Dim = 256, Heads = 8, HeadDim = 64, RotaryDim = 32;
+
+    private const int Inner = Heads * HeadDim, Projection = 3 * Inner;
+    private const int PartialWidth = HeadDim + 2;                             // attend_step's per-head partial: values, max, sum
     private static readonly ConcurrentDictionary<int, Lazy<(FusedKernels? Kernels, string Reason)>> PerDevice = new();
 
     private readonly CudaDriver _driver;
@@ -142,7 +144,7 @@ public sealed unsafe class FusedKernels
         int batch = (int)KernelArguments.Rows(q, Inner, _deviceIndex, nameof(q));
         int cacheLength = KernelArguments.Cache(cache, batch, length, _deviceIndex);
         var (splits, chunk) = Splits(batch, length, _multiprocessors);
-        using var partial = empty([batch, splits, LifeGptShape.Heads, PartialWidth], ScalarType.Float32, _device);
+        using var partial = empty([batch, splits, Heads, PartialWidth], ScalarType.Float32, _device);
         var output = empty_like(q);
         IntPtr pq = Data(q), pcache = Data(cache), pp = Data(partial), po = Data(output);
         void** attend = stackalloc void*[] { &pq, &pcache, &pp, &batch, &length, &cacheLength, &chunk };

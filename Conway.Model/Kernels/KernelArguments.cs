@@ -1,4 +1,3 @@
-using Conway.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -35,8 +34,8 @@ internal static class KernelArguments
     public static void Table(Tensor t, int positions, int deviceIndex, string name)
     {
         var shape = t.shape;
-        if (shape[^1] != LifeGptShape.RotaryDim || shape.Aggregate(1L, (a, b) => a * b) / LifeGptShape.RotaryDim < positions)
-            throw new ArgumentException($"{name} must hold {LifeGptShape.RotaryDim} values for each of {positions} positions, not {Text(shape)}", name);
+        if (shape[^1] != FusedKernels.RotaryDim || shape.Aggregate(1L, (a, b) => a * b) / FusedKernels.RotaryDim < positions)
+            throw new ArgumentException($"{name} must hold {FusedKernels.RotaryDim} values for each of {positions} positions, not {Text(shape)}", name);
         Stored(t, deviceIndex, name);
     }
 
@@ -46,8 +45,8 @@ internal static class KernelArguments
         const string name = "cache";
         var shape = t.shape;
         if (shape.Length != 5 || shape[0] != 2 || shape[1] < positions || shape[2] != batch
-            || shape[3] != LifeGptShape.Heads || shape[4] != LifeGptShape.HeadDim)
-            throw new ArgumentException($"{name} must be [2, >= {positions}, {batch}, {LifeGptShape.Heads}, {LifeGptShape.HeadDim}], not {Text(shape)}", name);
+            || shape[3] != FusedKernels.Heads || shape[4] != FusedKernels.HeadDim)
+            throw new ArgumentException($"{name} must be [2, >= {positions}, {batch}, {FusedKernels.Heads}, {FusedKernels.HeadDim}], not {Text(shape)}", name);
         Stored(t, deviceIndex, name);
         return (int)shape[1];
     }

@@ -37,7 +37,11 @@ namespace Conway.Model;
 /// <item>the step's keys and values go into the cache with one copy; residual adds ride on addmm, and the step's output
 ///   projection takes all 8 heads' rows at once (zeros outside each head's block) instead of extracting a diagonal;
 ///   at one board a step is host-bound (~25 calls a block), so no call is spent that a view or a weight can save;</item>
-/// <item>greedy decoding without probabilities computes only the logits of '0' and '1'.</item>
+/// <item>greedy decoding without probabilities computes only the logits of '0' and '1';</item>
+/// <item>on CUDA, where <see cref="Kernels"/> are the fused ones (the default where NVRTC and the driver load), a block's
+///   output is added to the residual by the next pre-norm in one kernel (<see cref="ResidualStream"/>), a pass's rotary
+///   is one in-place kernel on the q | k | v projection alone, and a step's rotary, cache write and attention are
+///   <c>Conway.Kernels</c>' own (split-K over the cache): docs/PERFORMANCE.md, "Fused kernels".</item>
 /// </list>
 /// Checked against <see cref="forward"/> by the conformance tests.
 /// </summary>

@@ -1,10 +1,10 @@
 using System.Diagnostics;
-using Conway.Model;
+using Conway.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace Conway.Kernels;
+namespace Conway.Model;
 
 /// <summary>
 /// Each fused kernel against the libtorch operations it replaces in decoding, on random bfloat16 inputs of a pass's or
@@ -12,7 +12,7 @@ namespace Conway.Kernels;
 /// libtorch output's magnitude or its root mean square, whichever is larger (ulps; 0 = bit-identical), and the time of each (the mean of timed runs after a warm-up,
 /// synchronised, so host overhead is included at small sizes). <c>conway kernels</c> prints it.
 /// </summary>
-public static class KernelCheck
+public static class FusedKernelCheck
 {
     /// <summary>One row: what was compared, at what size, the largest difference (and the most it may be) and each side's time.</summary>
     public sealed record Result(string Kernel, string Size, double MaxUlps, double ToleranceUlps, double MaxAbsolute, double LibtorchMs, double FusedMs)
@@ -45,11 +45,11 @@ public static class KernelCheck
             var weight = Random(LifeGptShape.Dim).abs_();
             var xTorch = x.clone();
             var xFused = x.clone();
-            var expected = F.layer_norm(xTorch.add_(y), [LifeGptShape.Dim], weight, null, LifeGptShape.NormEps);
+            var expected = F.layer_norm(xTorch.add_(y, Scalars.One), [LifeGptShape.Dim], weight, null, LifeGptShape.NormEps);
             var actual = kernels.AddLayerNorm(xFused, y, weight, LifeGptShape.NormEps);
             results.Add(Compare("add + LayerNorm: x += y", passSize, xTorch, xFused, Exact, 0, 0));
             results.Add(Compare("add + LayerNorm: the norm", passSize, expected, actual, NormUlps,
-                Time(() => F.layer_norm(x.add(y), [LifeGptShape.Dim], weight, null, LifeGptShape.NormEps), device, repeats),
+                Time(() => F.layer_norm(x.add(y, Scalars.One), [LifeGptShape.Dim], weight, null, LifeGptShape.NormEps), device, repeats),
                 Time(() => kernels.AddLayerNorm(x.clone(), y, weight, LifeGptShape.NormEps), device, repeats)));
             results.Add(Compare("LayerNorm", passSize, F.layer_norm(x, [LifeGptShape.Dim], weight, null, LifeGptShape.NormEps),
                 kernels.AddLayerNorm(x, null, weight, LifeGptShape.NormEps), NormUlps,
@@ -107,7 +107,7 @@ public static class KernelCheck
                 torchCache.select(1, position).copy_(rotated.narrow(1, 1, 2).transpose(0, 1));
                 var upto = torchCache.narrow(1, 0, attended).view(2, attended, -1, 512);
                 var queries = rotated.narrow(1, 0, 1).mul(headBlocks).view(batch, LifeGptShape.Heads, 512);
-                var weights = queries.bmm(upto[0].permute(1, 2, 0)).add_(mask).softmax(-1);
+                var weights = queries.bmm(upto[0].permute(1, 2, 0)).add_(mask, Scalars.One).softmax(-1);
                 var blocks = weights.bmm(upto[1].transpose(0, 1)).view(batch, LifeGptShape.Heads, LifeGptShape.Heads, LifeGptShape.HeadDim);
                 return blocks.diagonal(0, 1, 2).permute(0, 2, 1).reshape(batch, 512);   // head h's block of row h
             }
@@ -132,7 +132,7 @@ public static class KernelCheck
         var difference = (actual.to(ScalarType.Float32) - e).abs_();
         // the bfloat16 spacing, 2^(floor(log2 |e|) - 7), at |expected| or at the output's root mean square if larger: a
         // value near 0 that came out of a cancellation is as exact as the values it was computed from
-        using Scalar rms = e.square().mean().sqrt().item<float>().ToScalar(), mantissa = 7.0.ToScalar();
+        using Scalar rms = e.mul(e).mean().sqrt().item<float>().ToScalar(), mantissa = 7.0.ToScalar();
         var spacing = e.abs().clamp_min(rms).log2_().floor_().sub_(mantissa).exp2_();
         double ulps = difference.div(spacing).max().item<float>();
         return new Result(kernel, size, ulps, tolerance, difference.max().item<float>(), libtorchMs, fusedMs);
