@@ -94,7 +94,7 @@ public sealed class HealthTests
     }
 
     [Fact]
-    public async Task ModelLoad_LogsWhatWasLoaded()
+    public async Task ModelLoad_LogsWhatWasLoaded_AndTheKernelsItDecodesOn()
     {
         await using var api = new ApiFactory();
         api.CreateClient();
@@ -103,7 +103,7 @@ public sealed class HealthTests
         var loaded = Assert.Single(api.Logs.AtLeast(LogLevel.Information), entry => entry.Message.StartsWith("Loaded model"));
         Assert.Contains(api.Predictor.Info.Path, loaded.Message);
         Assert.Contains(RulePredictor.Sha256, loaded.Message);
-        Assert.Contains("1,234 parameters, none on cpu, in 5 ms", loaded.Message);
+        Assert.Contains("1,234 parameters, none on cpu, decoding on no kernels (a test double), in 5 ms", loaded.Message);
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public sealed class RulePredictor : IBoardPredictor
 {
     public const string Sha256 = "c0ffee0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
 
-    public ModelInfo Info { get; init; } = new("rule-predictor-test-double", Sha256, 1234, "none", "cpu", TimeSpan.FromMilliseconds(5), "none");
+    public ModelInfo Info { get; init; } = new("rule-predictor-test-double", Sha256, 1234, "none", "cpu", TimeSpan.FromMilliseconds(5), "no kernels (a test double)");
 
     public Func<Board, Board> Step { get; set; } = LifeRule.Step;
 

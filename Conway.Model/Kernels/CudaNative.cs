@@ -23,7 +23,6 @@ internal sealed unsafe class CudaDriver
     private readonly delegate* unmanaged<IntPtr, int> _contextSetCurrent;
     private readonly delegate* unmanaged<IntPtr*, byte*, int> _moduleLoadData;
     private readonly delegate* unmanaged<IntPtr*, IntPtr, byte*, int> _moduleGetFunction;
-    private readonly delegate* unmanaged<IntPtr, int> _moduleUnload;
     private readonly delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, void**, void**, int> _launchKernel;
     private readonly delegate* unmanaged<int, byte**, int> _getErrorName;
 
@@ -37,7 +36,6 @@ internal sealed unsafe class CudaDriver
         _contextSetCurrent = (delegate* unmanaged<IntPtr, int>)NativeLibrary.GetExport(library, "cuCtxSetCurrent");
         _moduleLoadData = (delegate* unmanaged<IntPtr*, byte*, int>)NativeLibrary.GetExport(library, "cuModuleLoadData");
         _moduleGetFunction = (delegate* unmanaged<IntPtr*, IntPtr, byte*, int>)NativeLibrary.GetExport(library, "cuModuleGetFunction");
-        _moduleUnload = (delegate* unmanaged<IntPtr, int>)NativeLibrary.GetExport(library, "cuModuleUnload");
         _launchKernel = (delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, void**, void**, int>)NativeLibrary.GetExport(library, "cuLaunchKernel");
         _getErrorName = (delegate* unmanaged<int, byte**, int>)NativeLibrary.GetExport(library, "cuGetErrorName");
     }
@@ -102,8 +100,6 @@ internal sealed unsafe class CudaDriver
         fixed (byte* text = NativeLibraries.CString(name)) Check(_moduleGetFunction(&function, module, text), $"cuModuleGetFunction({name})");
         return function;
     }
-
-    public void UnloadModule(IntPtr module) => _moduleUnload(module);
 
     /// <summary>Launches on the legacy default stream (handle 0), the stream libtorch's own kernels run on here.</summary>
     public void Launch(IntPtr function, (uint X, uint Y) grid, uint block, void** arguments, string name) =>

@@ -15,16 +15,6 @@ internal sealed class ResidualStream(Tensor x, FusedKernels? kernels) : IDisposa
 {
     private Tensor? _pending;                                    // a block's output not yet added (fused kernels only)
 
-    /// <summary>x, every output added so far included.</summary>
-    public Tensor X
-    {
-        get
-        {
-            Flush();
-            return x;
-        }
-    }
-
     /// <summary>LayerNorm(x) * weight (no bias), the pending output added to x first.</summary>
     public Tensor Normalize(Tensor weight)
     {
