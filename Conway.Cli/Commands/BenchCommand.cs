@@ -85,7 +85,7 @@ public static class BenchCommand
                 dtype = predictor.Info.DType;
                 progress.Line($"bench: {predictor.Info.Path} on {predictor.Info.Device}, {predictor.Info.DType}, {predictor.Info.Kernels}");
                 string checkpoint = Path.GetFileName(modelPath);
-                string kernelsUsed = predictor.Model.Kernels.Kernels is null ? "libtorch" : "fused";
+                string kernelsUsed = predictor.Model.Kernels.Name;
                 foreach (var strategy in s.Strategies)
                 {
                     foreach (int batch in strategy == DecodeStrategy.Speculative ? s.BatchesSpeculative : s.BatchesPlain)

@@ -28,11 +28,10 @@ public sealed unsafe class FusedKernels
     private readonly Device _device;
     private readonly IntPtr _addLayerNorm, _rotaryPass, _rotaryStep, _attendStep, _attendCombine;
 
-    private FusedKernels(CudaDriver driver, int deviceIndex, IntPtr module, int multiprocessors, string description)
+    private FusedKernels(CudaDriver driver, int deviceIndex, IntPtr context, IntPtr module, int multiprocessors, string description)
     {
-        (_driver, _deviceIndex, _multiprocessors, Description) = (driver, deviceIndex, multiprocessors, description);
+        (_driver, _deviceIndex, _context, _multiprocessors, Description) = (driver, deviceIndex, context, multiprocessors, description);
         _device = new Device(DeviceType.CUDA, deviceIndex);
-        _context = driver.PrimaryContext(driver.Device(deviceIndex));
         _addLayerNorm = driver.Function(module, "add_layer_norm");
         _rotaryPass = driver.Function(module, "rotary_pass");
         _rotaryStep = driver.Function(module, "rotary_step");
@@ -67,10 +66,11 @@ public sealed unsafe class FusedKernels
             int device = driver.Device(deviceIndex);
             string architecture = $"sm_{driver.Attribute(device, CudaDriver.ComputeCapabilityMajor)}{driver.Attribute(device, CudaDriver.ComputeCapabilityMinor)}";
             var cubin = nvrtc.CompileToCubin(Source(), "DecodingKernels.cu", architecture);
-            driver.MakeCurrent(driver.PrimaryContext(device));
+            var context = driver.PrimaryContext(device);
+            driver.MakeCurrent(context);
             var module = driver.LoadModule(cubin);
             int multiprocessors = driver.Attribute(device, CudaDriver.MultiprocessorCount);
-            return (new FusedKernels(driver, deviceIndex, module, multiprocessors,
+            return (new FusedKernels(driver, deviceIndex, context, module, multiprocessors,
                 $"NVRTC {nvrtc.Version}, {architecture}, compiled in {clock.ElapsedMilliseconds} ms"), "");
         }
         catch (InvalidOperationException e)

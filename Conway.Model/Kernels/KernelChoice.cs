@@ -13,6 +13,9 @@ public sealed record KernelChoice(FusedKernels? Kernels, string Description)
 {
     public static IReadOnlyList<string> Modes { get; } = ["auto", "fused", "libtorch"];
 
+    /// <summary>"fused" or "libtorch": the kernels that run (a table's column, where <see cref="Description"/> is a log line).</summary>
+    public string Name => Kernels is null ? "libtorch" : "fused";
+
     public static KernelChoice Libtorch(string why) => new(null, $"libtorch kernels ({why})");
 
     /// <summary>The choice for a model whose weights are <paramref name="dtype"/> on <paramref name="device"/>.</summary>

@@ -116,11 +116,6 @@ public sealed class LifeGpt : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Derives the layouts unless they match the weights' dtype and device. Compared by value: TorchSharp hands out a new
-    /// Parameter object for the same weight on every read, so comparing references re-derived the layouts on every step
-    /// (one board's plain decoding took 126 s instead of ~10 s on the 2-core CPU).
-    /// </summary>
-    /// <summary>
     /// The kernels decoding runs on (<see cref="KernelChoice"/>): libtorch's unless <see cref="UseKernels"/> chose the
     /// fused ones, which run while the weights stay bfloat16 on their device.
     /// </summary>
@@ -133,6 +128,11 @@ public sealed class LifeGpt : nn.Module<Tensor, Tensor>
         PrepareForDecoding(_preparation?.BlockDiagonalSteps);
     }
 
+    /// <summary>
+    /// Derives the layouts unless they match the weights' dtype and device. Compared by value: TorchSharp hands out a new
+    /// Parameter object for the same weight on every read, so comparing references re-derived the layouts on every step
+    /// (one board's plain decoding took 126 s instead of ~10 s on the 2-core CPU).
+    /// </summary>
     private void EnsurePreparedForDecoding()
     {
         var weight = net.token_emb.emb.weight!;
