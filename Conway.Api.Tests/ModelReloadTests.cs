@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using static Conway.Api.Tests.Given;
 
@@ -43,21 +44,26 @@ public sealed class ModelReloadTests : IDisposable
         await using var api = OneModel();
         var client = await api.StartAsync();
         var statuses = new ConcurrentBag<HttpStatusCode>();
-        var versions = new ConcurrentQueue<string>();
+        // each answer: which client sent it, when it was sent and answered, and the version that answered it
+        var versions = new ConcurrentQueue<(int Client, long Sent, long Answered, string Version)>();
         using var stop = new CancellationTokenSource();
-        var load = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        var load = Enumerable.Range(0, 4).Select(c => Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
+                long sent = Stopwatch.GetTimestamp();
                 var response = await client.SendAsync(Predict(new { board = Glider.ToRows() }));
                 statuses.Add(response.StatusCode);
-                if (response.IsSuccessStatusCode) versions.Enqueue(response.Headers.GetValues("X-Model-Version").Single());
+                if (response.IsSuccessStatusCode)
+                    versions.Enqueue((c, sent, Stopwatch.GetTimestamp(), response.Headers.GetValues("X-Model-Version").Single()));
             }
         })).ToList();
         await Eventually(() => versions.Count >= 20, "requests are being answered");
 
         _files.Write("life.safetensors", "new weights");
+        long reloadSent = Stopwatch.GetTimestamp();
         var swapped = await client.SendAsync(Reload());
+        long reloadAnswered = Stopwatch.GetTimestamp();
         int answeredAtSwap = versions.Count;
         await Eventually(() => versions.Count >= answeredAtSwap + 20, "more requests are answered");
         _files.Write("life.safetensors", "corrupt");
@@ -73,11 +79,20 @@ public sealed class ModelReloadTests : IDisposable
         Assert.Contains("Nothing was reloaded; the weights in use go on serving. Model life failed to load on cpu", (string)(await BodyOf(refused))["detail"]!);
         Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));
         string oldVersion = $"life@{FileModels.Version("old weights")}", newVersion = $"life@{FileModels.Version("new weights")}";
-        var order = versions.ToList();
-        Assert.Equal(oldVersion, order[0]);
-        Assert.Equal(newVersion, order[^1]);
-        int firstNew = order.IndexOf(newVersion);
-        Assert.All(order.Skip(firstNew), version => Assert.Equal(newVersion, version));   // one swap, never back
+        var answers = versions.ToList();
+        // Answers reach the 4 clients in no global order, so "one swap, never back" is checked where order is defined:
+        // what was answered before the reload was sent is the old weights, what was sent after it was answered the new,
+        // and each client's own answers, which come one after another, change version once, from old to new.
+        Assert.Contains(answers, a => a.Answered < reloadSent);
+        Assert.All(answers.Where(a => a.Answered < reloadSent), a => Assert.Equal(oldVersion, a.Version));
+        Assert.All(answers.Where(a => a.Sent > reloadAnswered), a => Assert.Equal(newVersion, a.Version));
+        Assert.Contains(answers, a => a.Sent > reloadAnswered);
+        foreach (var own in answers.GroupBy(a => a.Client).Select(g => g.OrderBy(a => a.Sent).Select(a => a.Version).ToList()))
+        {
+            int firstNew = own.IndexOf(newVersion);
+            Assert.All(own.Take(firstNew < 0 ? own.Count : firstNew), version => Assert.Equal(oldVersion, version));
+            if (firstNew >= 0) Assert.All(own.Skip(firstNew), version => Assert.Equal(newVersion, version));   // one swap, never back
+        }
         var model = (await BodyOf(await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/models") { Headers = { { "X-Api-Key", Key } } })))["models"]![0]!;
         Assert.Equal(FileModels.Version("new weights"), (string)model["version"]!);
         Assert.False((bool)model["lastReload"]!["swapped"]!);
