@@ -18,14 +18,15 @@ COPY Conway.Analyzers/Conway.Analyzers.csproj Conway.Analyzers/
 COPY Conway.Model/Conway.Model.csproj Conway.Model/
 COPY Conway.Api/Conway.Api.csproj Conway.Api/
 RUN TORCH=$([ "$BACKEND" = cuda ] && echo cuda-linux || echo cpu) \
- && dotnet restore Conway.Api/Conway.Api.csproj -p:TorchBackend=$TORCH
+ && dotnet restore Conway.Api/Conway.Api.csproj -r linux-x64 -p:TorchBackend=$TORCH
 COPY Conway.Analyzers/ Conway.Analyzers/
 COPY Conway.Model/ Conway.Model/
 COPY Conway.Api/ Conway.Api/
 COPY models/ models/
-# publish also rewrites TorchSharp's GLIBCXX_3.4.32 need when this SDK image's libstdc++ is older (build/TorchSharpGlibcxxFix.targets)
+# publish also rewrites TorchSharp's GLIBCXX_3.4.32 need when this SDK image's libstdc++ is older (build/TorchSharpGlibcxxFix.targets);
+# for linux-x64 only (framework-dependent): TorchSharp-cpu also carries libtorch for Windows and macOS, 0.5 GB the image never loads
 RUN TORCH=$([ "$BACKEND" = cuda ] && echo cuda-linux || echo cpu) \
- && dotnet publish Conway.Api/Conway.Api.csproj -c Release --no-restore -p:TorchBackend=$TORCH -o /app
+ && dotnet publish Conway.Api/Conway.Api.csproj -c Release --no-restore -r linux-x64 --self-contained false -p:TorchBackend=$TORCH -o /app
 
 FROM ${RUNTIME_IMAGE} AS runtime-cpu
 # a CPU pass needs about 0.1 GB per board (float32 KV cache and activations): keep passes modest

@@ -18,7 +18,8 @@ PORT=${CONWAY_CONTAINER_PORT:-18080}
 IMAGE=localhost/conway:cpu-test
 PODMAN=(podman --storage-driver vfs)
 started=$(date +%s)
-step() { echo "== $(( $(date +%s) - started )) s: $*"; }
+# each step says the disk space left where podman (vfs: a full copy per layer) and this script write
+step() { echo "== $(( $(date +%s) - started )) s: $* [free: $(df -h --output=avail /var/lib/containers "${WORK%/*}" 2>/dev/null | tail -n +2 | tr -d ' ' | paste -sd /)]"; }
 mnt= pid=
 # vfs keeps every layer as a full copy: leave no image behind (the rootfs stays cached in $WORK)
 cleanup() {
@@ -106,4 +107,5 @@ echo "$answer" | jq -e --argjson expected "$expected" \
 [ "$owner" = 1654 ] || { echo "FAIL: the service ran as uid $owner, not 1654"; exit 1; }
 shim=$(find "$mnt/app" -name libLibTorchSharp.so | head -1)
 glibcxx=$(readelf -V "$shim" | grep -o 'GLIBCXX_3\.4\.3[0-9]' | sort -u | tr '\n' ' ')
-step "PASS: image $IMAGE answered the glider's next state exactly, as uid $owner; its TorchSharp shim's newest GLIBCXX needs: $glibcxx"
+size=$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$IMAGE" | awk '{printf "%.2f GB", $1 / 1e9}')
+step "PASS: image $IMAGE ($size) answered the glider's next state exactly, as uid $owner; its TorchSharp shim's newest GLIBCXX needs: $glibcxx"
