@@ -20,6 +20,7 @@ public sealed class UsageErrorTests
     [InlineData("--lr is a number of at least 0, not '1e-3x'", "train", "--lr", "1e-3x")]
     [InlineData("--steps is a whole number of at least 1, not '0'", "train", "--steps", "0")]
     [InlineData("--precision is bf16, tf32 or fp32, not 'auto'", "train", "--precision", "auto")]
+    [InlineData("--hard-boards: no file nowhere.txt", "train", "--hard-boards", "nowhere.txt")]
     [InlineData("--kernels is auto, fused or libtorch, not 'triton'", "eval", "--kernels", "triton")]
     [InlineData("--kernels is a comma-separated list of auto, fused or libtorch, not 'fused,triton'", "bench", "--kernels", "fused,triton")]
     [InlineData("--url is an http(s) URL on loopback", "load", "--url", "http://example.com")]
@@ -84,6 +85,33 @@ public sealed class UsageErrorTests
         var result = ConwayRun.With("eval", "--paper-10", folder.File("paper.csv"), "--skip-rollouts");
 
         AssertUsageError(result, "conway eval: ", "--paper-10: paper.csv, line 2, State 1");
+    }
+
+    [Theory]
+    [InlineData("0101", "--hard-boards: hard.txt, line 2: A flattened board has 1024 cells; got 4")]
+    [InlineData("", "--hard-boards: hard.txt holds no boards")]
+    public void Hard_boards_that_are_not_one_board_a_line_are_a_usage_error_before_training(string secondLine, string message)
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.File("hard.txt"), (secondLine == "" ? "" : Board.Empty.ToCells()) + "\n" + secondLine + "\n");
+
+        var result = ConwayRun.With("train", "--hard-boards", folder.File("hard.txt"), "--out", folder.File("run"));
+
+        AssertUsageError(result, "conway train: ", message);
+        Assert.False(Directory.Exists(folder.File("run")), "training started");
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("1.5")]
+    public void A_hard_share_outside_0_to_1_is_a_usage_error(string share)
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.File("hard.txt"), Board.Empty.ToCells());
+
+        var result = ConwayRun.With("train", "--hard-boards", folder.File("hard.txt"), "--hard-share", share, "--out", folder.File("run"));
+
+        AssertUsageError(result, "conway train: ", $"--hard-share is a number above 0 and at most 1, not '{share}'");
     }
 
     [Fact]

@@ -116,6 +116,27 @@ public sealed class TrainingTests
             Assert.True(bytes.AsSpan().SequenceEqual(resumedOptimizer[name]), $"optimizer.bin entry {name} differs");
     }
 
+    [Fact]
+    public void A_run_resumes_only_with_the_hard_boards_it_started_with()
+    {
+        using var folder = new TempFolder();
+        var hard = new HardBoards([Board.Random(0.4, new Random(1))], share: 0.5);
+        var options = new TrainOptions
+        {
+            Steps = 2, Batch = 1, WarmupSteps = 1, Seed = 11, Precision = "fp32", Device = "cpu", OutDir = folder.Path,
+            LogEvery = 1000, EvalEvery = 1000, EvalBoards = 1, CheckpointEvery = 1000, MaxMinutes = 0, HardBoards = hard,
+        };
+        Assert.Equal(1, new Trainer(options, TextWriter.Null).Run().Steps);   // stops on its time limit after one step
+
+        var without = Assert.Throws<InvalidOperationException>(() => new Trainer(options with { HardBoards = null }, TextWriter.Null).Run());
+        var other = Assert.Throws<InvalidOperationException>(() =>
+            new Trainer(options with { HardBoards = new HardBoards([Board.Random(0.4, new Random(2))], 0.5) }, TextWriter.Null).Run());
+
+        Assert.Contains($"holds a run with the hard boards of sha256 {hard.Sha256[..12]}, not no hard boards", without.Message);
+        Assert.Contains($"holds a run with the hard boards of sha256 {hard.Sha256[..12]}, not the hard boards of sha256 ", other.Message);
+        Assert.Equal(2, new Trainer(options with { MaxMinutes = double.PositiveInfinity }, TextWriter.Null).Run().Steps);
+    }
+
     private sealed class Recorder(List<TrainingProgress> reports) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => reports.Add(value);

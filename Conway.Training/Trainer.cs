@@ -34,6 +34,8 @@ public sealed record TrainOptions
     public double MaxMinutes { get; init; } = double.PositiveInfinity;
     /// <summary>Stop early once the held-out boards are all exact this many evaluations in a row (0: never).</summary>
     public int StopAfterPerfectEvals { get; init; }
+    /// <summary>Boards a model got wrong, mixed into every batch (null: the fresh-board mix alone).</summary>
+    public HardBoards? HardBoards { get; init; }
 }
 
 /// <summary>
@@ -66,6 +68,9 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
         {
             var state = JsonSerializer.Deserialize<TrainState>(File.ReadAllText(StatePath))!;
             if (state.Seed != o.Seed) throw new InvalidOperationException($"{o.OutDir} holds a run with seed {state.Seed}, not {o.Seed}.");
+            if (state.HardBoards != o.HardBoards?.Sha256)
+                throw new InvalidOperationException($"{o.OutDir} holds a run with {HardBoardsNamed(state.HardBoards)}, not {HardBoardsNamed(o.HardBoards?.Sha256)}: " +
+                                                    "resume it with the hard boards it started with.");
             step = state.Step;
             Checkpoint.Load(model, CheckpointPath);
         }
@@ -81,7 +86,9 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
         using var evalData = Sequences(TrainingBoards.Batch(o.Seed + 7919, -1, o.EvalBoards), device);
 
         log.WriteLine($"train: {parameters.Sum(p => p.NumberOfElements):N0} parameters on {device}, precision {o.Precision}, " +
-                      $"batch {o.Batch}, steps {o.Steps}, seed {o.Seed}{(resumed ? $", resuming at step {step}" : "")}");
+                      $"batch {o.Batch}, steps {o.Steps}, seed {o.Seed}" +
+                      (o.HardBoards is { } hard ? $", {hard.Boards.Count} hard boards as {hard.Share:P0} of each batch" : "") +
+                      (resumed ? $", resuming at step {step}" : ""));
         if (!resumed) File.WriteAllText(CsvPath, "step,loss,lr,tokens_per_s,elapsed_s,eval_cell_acc,eval_board_acc\n");
 
         var clock = Stopwatch.StartNew();
@@ -95,7 +102,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
             foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
             using (var scope = NewDisposeScope())
             {
-                using var batch = Sequences(TrainingBoards.Batch(o.Seed, step, o.Batch), device);
+                using var batch = Sequences(TrainingBoards.Batch(o.Seed, step, o.Batch, o.HardBoards), device);
                 var logits = model.forward(batch.narrow(1, 0, LifeGptCodec.SequenceLength - 1))
                     .narrow(1, LifeGptCodec.PromptLength - 1, OutputPositions);
                 var targets = batch.narrow(1, LifeGptCodec.PromptLength, OutputPositions);
@@ -172,10 +179,12 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
     {
         Checkpoint.Save(model, CheckpointPath, ScalarType.Float32);
         ((TorchSharp.Modules.OptimizerHelper)optimizer).save_py(OptimizerPath);
-        File.WriteAllText(StatePath, JsonSerializer.Serialize(new TrainState(step, o.Seed)));
+        File.WriteAllText(StatePath, JsonSerializer.Serialize(new TrainState(step, o.Seed, o.HardBoards?.Sha256)));
     }
 
-    private sealed record TrainState(int Step, int Seed);
+    private static string HardBoardsNamed(string? sha256) => sha256 is null ? "no hard boards" : $"the hard boards of sha256 {sha256[..12]}";
+
+    private sealed record TrainState(int Step, int Seed, string? HardBoards = null);
 }
 
 public sealed record Accuracy(double Cells, double Boards);

@@ -7,16 +7,23 @@ namespace Conway.Training;
 /// the reference mix (half at density 0.5, half uniform in [0.05, 0.95]) widened to 0.0-1.0, plus empty and
 /// nearly full boards, sparse scenes of still lifes, oscillators, spaceships and methuselahs at random places and
 /// orientations, and in every family half the boards first advanced 0-19 Life steps.
-/// Board i of step s depends only on (seed, s, i), so a resumed run sees the same data as an uninterrupted one.
+/// With <see cref="HardBoards"/>, each board is one of them (under a random symmetry) with their share's probability.
+/// Board i of step s depends only on (seed, s, i) and the hard boards, so a resumed run sees the same data as an
+/// uninterrupted one; without hard boards the data are those of runs made before they existed.
 /// </summary>
 public static class TrainingBoards
 {
-    public static Board[] Batch(int seed, int step, int size)
+    public static Board[] Batch(int seed, int step, int size, HardBoards? hard = null)
     {
         var boards = new Board[size];
         for (int i = 0; i < size; i++)
         {
             var rng = new Random(BoardSeed(seed, step, i));
+            if (hard is not null && rng.NextDouble() < hard.Share)
+            {
+                boards[i] = hard.Draw(rng);
+                continue;
+            }
             var board = Draw(rng);
             if (rng.NextDouble() < 0.5) board = LifeRule.Step(board, rng.Next(0, 20));
             boards[i] = board;
@@ -67,22 +74,11 @@ public static class TrainingBoards
         for (int n = 0; n < count; n++)
         {
             var pattern = Patterns.Named[Patterns.Names[rng.Next(Patterns.Names.Count)]];
-            if (rng.NextDouble() < 0.5) pattern = MirrorRows(pattern);
-            if (rng.NextDouble() < 0.5) pattern = MirrorColumns(pattern);
+            if (rng.NextDouble() < 0.5) pattern = TorusSymmetry.MirrorRows(pattern);
+            if (rng.NextDouble() < 0.5) pattern = TorusSymmetry.MirrorColumns(pattern);
             var placed = pattern.Translate(rng.Next(Board.Size), rng.Next(Board.Size)).ToWords();
             for (int r = 0; r < Board.Size; r++) words[r] |= placed[r];
         }
         return Board.FromWords(words);
-    }
-
-    private static Board MirrorRows(Board b) => Board.FromWords(b.ToWords().Reverse().ToArray());
-
-    private static Board MirrorColumns(Board b) => Board.FromWords(b.ToWords().Select(ReverseBits).ToArray());
-
-    private static uint ReverseBits(uint w)
-    {
-        uint r = 0;
-        for (int i = 0; i < Board.Size; i++) r |= ((w >> i) & 1) << (Board.Size - 1 - i);
-        return r;
     }
 }

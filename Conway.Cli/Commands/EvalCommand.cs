@@ -13,8 +13,9 @@ namespace Conway.Cli.Commands;
 /// <summary>
 /// <c>conway eval</c>: greedy accuracy of a LifeGPT checkpoint, graded cell by cell against the rule, on random boards
 /// by density, the named patterns, the LifeGPT paper's test set and autoregressive rollouts. Writes accuracy.md (also
-/// to stdout), accuracy.json, density.csv, rollouts.csv, accuracy.svg and predictions.txt (each graded board's
-/// predicted cells) to --out; progress goes to stderr.
+/// to stdout), accuracy.json, density.csv, rollouts.csv, accuracy.svg, predictions.txt (each graded board's
+/// predicted cells) and wrong-boards.txt (the input of each board graded wrong, for <c>conway train --hard-boards</c>)
+/// to --out; progress goes to stderr.
 /// </summary>
 public static class EvalCommand
 {
@@ -42,7 +43,7 @@ public static class EvalCommand
         var batch = CliOptions.Whole("--batch", 0, "boards per model call (0: 256 on CUDA, 4 on the CPU)");
         var strategy = CliOptions.Choice("--strategy", "speculative", "speculative (the rule's draft, verified) or autoregressive (plain, cell by cell)", DecodingChoices.Strategies);
         var generations = CliOptions.Whole("--generations", 3, "every named pattern is graded advanced 0..N generations");
-        var outDir = CliOptions.Text("--out", "artifacts/eval", "folder for accuracy.md, accuracy.json, density.csv, rollouts.csv, accuracy.svg, predictions.txt", "DIR");
+        var outDir = CliOptions.Text("--out", "artifacts/eval", "folder for accuracy.md, accuracy.json, density.csv, rollouts.csv, accuracy.svg, predictions.txt, wrong-boards.txt", "DIR");
         var paper10 = CliOptions.Text("--paper-10", null, $"the LifeGPT paper's test set of 10-state trajectories (CSV), every transition graded [default: {Paper10} if it is there (looked up from the current folder upwards), else not graded]", "FILE");
         var paper250 = CliOptions.Text("--paper-250", null, $"the paper's 250-state trajectories (CSV) for autoregressive rollouts [default: {Paper250} if it is there, else no rollouts]", "FILE");
         var rolloutSteps = CliOptions.Whole("--rollout-steps", 0, "steps of each rollout (0: all, 249 for the paper's set)");
@@ -118,8 +119,10 @@ public static class EvalCommand
         File.WriteAllText(Path.Combine(s.OutDir, "rollouts.csv"), evalReport.RolloutsCsv());
         File.WriteAllText(Path.Combine(s.OutDir, "accuracy.svg"), AccuracyFigure.Svg(evalReport));   // PNG: rsvg-convert accuracy.svg -o accuracy.png
         File.WriteAllLines(Path.Combine(s.OutDir, "predictions.txt"), graded.Select(g => g.Predicted.ToCells()));   // diff two runs' outputs
+        // hard-example mining: conway train --hard-boards feeds them back
+        File.WriteAllLines(Path.Combine(s.OutDir, "wrong-boards.txt"), graded.Where(g => !g.Exact).Select(g => g.Case.Input.ToCells()));
         output.Write(markdown);
-        error.WriteLine($"eval: wrote accuracy.md, accuracy.json, density.csv, rollouts.csv, accuracy.svg and predictions.txt to {Path.GetFullPath(s.OutDir)}");
+        error.WriteLine($"eval: wrote accuracy.md, accuracy.json, density.csv, rollouts.csv, accuracy.svg, predictions.txt and wrong-boards.txt to {Path.GetFullPath(s.OutDir)}");
         return 0;
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Conway.Boards;
 using Conway.Checkpoints;
 using Conway.Cli.CommandLine;
 using Conway.Cli.Progress;
@@ -30,11 +31,13 @@ public static class TrainCommand
         var checkpointEvery = CliOptions.Whole("--checkpoint-every", d.CheckpointEvery, "a checkpoint every N steps (and at the end)", min: 1);
         var maxMinutes = CliOptions.Number("--max-minutes", 0, "stop with a checkpoint after this many minutes, to resume later (0: no limit)");
         var stopAfter = CliOptions.Whole("--stop-after-perfect-evals", d.StopAfterPerfectEvals, "stop once this many evaluations in a row have every held-out board exact (0: never)");
+        var hardBoards = CliOptions.Text("--hard-boards", null, "boards a model got wrong (conway eval's wrong-boards.txt: a board of 1,024 0/1 cells a line), each draw under a random torus symmetry, as --hard-share of every batch [default: none]", "FILE");
+        var hardShare = CliOptions.Number("--hard-share", 0.25, "the share of every batch drawn from --hard-boards (above 0, at most 1)");
         var export = CliOptions.Text("--export", null, "also write the model in bfloat16 here (.safetensors), with a .train.json card beside it [default: none]", "FILE");
 
         var command = new Command("train", "train LifeGPT from scratch on fresh boards from the exact rule (resumes from --out)")
         {
-            steps, batch, lr, minLr, warmup, seed, precision, device, outDir, logEvery, evalEvery, evalBoards, checkpointEvery, maxMinutes, stopAfter, export,
+            steps, batch, lr, minLr, warmup, seed, precision, device, outDir, logEvery, evalEvery, evalBoards, checkpointEvery, maxMinutes, stopAfter, hardBoards, hardShare, export,
         };
         command.SetAction(parsed =>
         {
@@ -55,10 +58,26 @@ public static class TrainCommand
                 CheckpointEvery = parsed.GetValue(checkpointEvery),
                 MaxMinutes = parsed.GetValue(maxMinutes) is > 0 and var minutes ? minutes : double.PositiveInfinity,
                 StopAfterPerfectEvals = parsed.GetValue(stopAfter),
+                HardBoards = parsed.GetValue(hardBoards) is { } file ? ReadHardBoards(file, parsed.GetValue(hardShare)) : null,
             };
             return Run(options, parsed.GetValue(export), parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error);
         });
         return command;
+    }
+
+    private static HardBoards ReadHardBoards(string file, double share)
+    {
+        if (share is <= 0 or > 1) throw new CliUsageException(FormattableString.Invariant($"--hard-share is a number above 0 and at most 1, not '{share}'"));
+        string path = FileSearch.Require(file, "--hard-boards", "conway eval writes the boards it graded wrong to wrong-boards.txt in its --out");
+        try
+        {
+            var boards = HardBoards.Parse(File.ReadLines(path));
+            return boards.Count > 0 ? new HardBoards(boards, share) : throw new CliUsageException($"--hard-boards: {Path.GetFileName(path)} holds no boards");
+        }
+        catch (BoardFormatException e)
+        {
+            throw new CliUsageException($"--hard-boards: {Path.GetFileName(path)}, {e.Message}");
+        }
     }
 
     private static int Run(TrainOptions options, string? export, TextWriter output, TextWriter error)
@@ -88,6 +107,7 @@ public static class TrainCommand
             precision = options.Precision,
             elapsed = result.Elapsed.ToString(@"hh\:mm\:ss"),
             device = cuda.is_available() ? "cuda" : "cpu",
+            hardBoards = options.HardBoards is { } hard ? new { count = hard.Boards.Count, share = hard.Share, sha256 = hard.Sha256 } : null,
             finalLoss = result.Loss,
             heldOutTeacherForced = result.HeldOut,
             sha256 = Checkpoint.Sha256(export),
