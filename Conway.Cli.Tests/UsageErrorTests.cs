@@ -21,6 +21,7 @@ public sealed class UsageErrorTests
     [InlineData("--steps is a whole number of at least 1, not '0'", "train", "--steps", "0")]
     [InlineData("--precision is bf16, tf32 or fp32, not 'auto'", "train", "--precision", "auto")]
     [InlineData("--hard-boards: no file nowhere.txt", "train", "--hard-boards", "nowhere.txt")]
+    [InlineData("--init: no file nowhere.safetensors", "train", "--init", "nowhere.safetensors")]
     [InlineData("--kernels is auto, fused or libtorch, not 'triton'", "eval", "--kernels", "triton")]
     [InlineData("--kernels is a comma-separated list of auto, fused or libtorch, not 'fused,triton'", "bench", "--kernels", "fused,triton")]
     [InlineData("--url is an http(s) URL on loopback", "load", "--url", "http://example.com")]

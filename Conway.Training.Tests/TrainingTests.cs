@@ -137,6 +137,44 @@ public sealed class TrainingTests
         Assert.Equal(2, new Trainer(options with { MaxMinutes = double.PositiveInfinity }, TextWriter.Null).Run().Steps);
     }
 
+    [Fact]
+    public void A_run_started_from_a_checkpoint_begins_with_its_weights_and_resumes_only_from_it()
+    {
+        using var folder = new TempFolder();
+        string init = folder.File("init.safetensors");
+        manual_seed(3);
+        using (var model = new Conway.Model.LifeGpt()) Checkpoint.Save(model, init, ScalarType.BFloat16);   // a 16-bit export
+        // a learning rate of 0: AdamW leaves every weight where the run started
+        var options = new TrainOptions
+        {
+            Steps = 1, Batch = 1, WarmupSteps = 1, LearningRate = 0, MinLearningRate = 0, Seed = 11, Precision = "fp32", Device = "cpu",
+            LogEvery = 1000, EvalEvery = 1000, EvalBoards = 1, CheckpointEvery = 1000,
+        };
+
+        var started = new Trainer(options with { OutDir = folder.File("from-init"), InitFrom = init }, TextWriter.Null).Run();
+        var random = new Trainer(options with { OutDir = folder.File("from-random") }, TextWriter.Null).Run();
+
+        var expected = Checkpoint.Read(init);
+        try
+        {
+            var fromInit = ReadWeights(started.Checkpoint);
+            foreach (var (key, tensor) in expected)
+                Assert.True(tensor.to(ScalarType.Float32).contiguous().bytes.ToArray().AsSpan().SequenceEqual(fromInit[key]), $"{key} is not the checkpoint's");
+            var fromRandom = ReadWeights(random.Checkpoint);
+            Assert.Contains(fromRandom, e => !e.Value.AsSpan().SequenceEqual(fromInit[e.Key]));   // else the check proves nothing
+        }
+        finally
+        {
+            foreach (var t in expected.Values) t.Dispose();
+        }
+        var other = Assert.Throws<InvalidOperationException>(() =>
+            new Trainer(options with { OutDir = folder.File("from-random"), Steps = 2, InitFrom = init }, TextWriter.Null).Run());
+        Assert.Contains($"holds a run started from random weights, not from the checkpoint of sha256 {Checkpoint.Sha256(init)[..12]}", other.Message);
+        var without = Assert.Throws<InvalidOperationException>(() =>
+            new Trainer(options with { OutDir = folder.File("from-init"), Steps = 2 }, TextWriter.Null).Run());
+        Assert.Contains($"holds a run started from the checkpoint of sha256 {Checkpoint.Sha256(init)[..12]}, not from random weights", without.Message);
+    }
+
     private sealed class Recorder(List<TrainingProgress> reports) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => reports.Add(value);

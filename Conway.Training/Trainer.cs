@@ -34,6 +34,11 @@ public sealed record TrainOptions
     public double MaxMinutes { get; init; } = double.PositiveInfinity;
     /// <summary>Stop early once the held-out boards are all exact this many evaluations in a row (0: never).</summary>
     public int StopAfterPerfectEvals { get; init; }
+    /// <summary>
+    /// A checkpoint whose weights a fresh run starts from instead of random ones (null: random), e.g. to fine-tune a
+    /// model on its mined errors or on its own 16-bit weights; AdamW's moments start afresh.
+    /// </summary>
+    public string? InitFrom { get; init; }
     /// <summary>Boards a model got wrong, mixed into every batch (null: the fresh-board mix alone).</summary>
     public HardBoards? HardBoards { get; init; }
 }
@@ -64,6 +69,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
         using var model = new LifeGpt();
         nn.init.kaiming_normal_(model.net.token_emb.emb.weight!);   // x-transformers' token embedding init
         int step = 0;
+        string? initSha256 = o.InitFrom is null ? null : Checkpoint.Sha256(o.InitFrom);
         if (File.Exists(StatePath))
         {
             var state = JsonSerializer.Deserialize<TrainState>(File.ReadAllText(StatePath))!;
@@ -71,8 +77,16 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
             if (state.HardBoards != o.HardBoards?.Sha256)
                 throw new InvalidOperationException($"{o.OutDir} holds a run with {HardBoardsNamed(state.HardBoards)}, not {HardBoardsNamed(o.HardBoards?.Sha256)}: " +
                                                     "resume it with the hard boards it started with.");
+            if (state.InitFrom != initSha256)
+                throw new InvalidOperationException($"{o.OutDir} holds a run started from {StartNamed(state.InitFrom)}, not from {StartNamed(initSha256)}: " +
+                                                    "resume it from what it started from.");
             step = state.Step;
             Checkpoint.Load(model, CheckpointPath);
+        }
+        else if (o.InitFrom is not null)
+        {
+            Checkpoint.Load(model, o.InitFrom);
+            log.WriteLine($"train: starting from the weights of {o.InitFrom} (sha256 {initSha256![..12]})");
         }
         model.MoveTo(device, ScalarType.Float32);
         model.AutocastTo = o.Precision == "bf16" && device.type == DeviceType.CUDA ? ScalarType.BFloat16 : null;
@@ -131,7 +145,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
             bool timeUp = clock.Elapsed.TotalMinutes >= o.MaxMinutes;
             bool converged = o.StopAfterPerfectEvals > 0 && perfectEvals >= o.StopAfterPerfectEvals;
             if (step % o.CheckpointEvery == 0 || step == o.Steps || timeUp || converged)
-                SaveCheckpoint(model, optimizer, step);
+                SaveCheckpoint(model, optimizer, step, initSha256);
             progress?.Report(new TrainingProgress(step, o.Steps, loss));
             if (timeUp || converged)
             {
@@ -175,16 +189,18 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
     private static Tensor Sequences(IReadOnlyList<Board> boards, Device device)
         => LifeGptCodec.Sequences(boards, boards.Select(b => LifeRule.Step(b)).ToArray(), device);
 
-    private void SaveCheckpoint(LifeGpt model, optim.Optimizer optimizer, int step)
+    private void SaveCheckpoint(LifeGpt model, optim.Optimizer optimizer, int step, string? initSha256)
     {
         Checkpoint.Save(model, CheckpointPath, ScalarType.Float32);
         ((TorchSharp.Modules.OptimizerHelper)optimizer).save_py(OptimizerPath);
-        File.WriteAllText(StatePath, JsonSerializer.Serialize(new TrainState(step, o.Seed, o.HardBoards?.Sha256)));
+        File.WriteAllText(StatePath, JsonSerializer.Serialize(new TrainState(step, o.Seed, o.HardBoards?.Sha256, initSha256)));
     }
 
     private static string HardBoardsNamed(string? sha256) => sha256 is null ? "no hard boards" : $"the hard boards of sha256 {sha256[..12]}";
 
-    private sealed record TrainState(int Step, int Seed, string? HardBoards = null);
+    private static string StartNamed(string? sha256) => sha256 is null ? "random weights" : $"the checkpoint of sha256 {sha256[..12]}";
+
+    private sealed record TrainState(int Step, int Seed, string? HardBoards = null, string? InitFrom = null);
 }
 
 public sealed record Accuracy(double Cells, double Boards);

@@ -31,13 +31,14 @@ public static class TrainCommand
         var checkpointEvery = CliOptions.Whole("--checkpoint-every", d.CheckpointEvery, "a checkpoint every N steps (and at the end)", min: 1);
         var maxMinutes = CliOptions.Number("--max-minutes", 0, "stop with a checkpoint after this many minutes, to resume later (0: no limit)");
         var stopAfter = CliOptions.Whole("--stop-after-perfect-evals", d.StopAfterPerfectEvals, "stop once this many evaluations in a row have every held-out board exact (0: never)");
+        var init = CliOptions.Text("--init", null, "start a fresh run from this checkpoint's weights instead of random ones (e.g. fine-tune a model on its wrong boards; AdamW starts afresh) [default: random]", "FILE");
         var hardBoards = CliOptions.Text("--hard-boards", null, "boards a model got wrong (conway eval's wrong-boards.txt: a board of 1,024 0/1 cells a line), each draw under a random torus symmetry, as --hard-share of every batch [default: none]", "FILE");
         var hardShare = CliOptions.Number("--hard-share", 0.25, "the share of every batch drawn from --hard-boards (above 0, at most 1)");
         var export = CliOptions.Text("--export", null, "also write the model in bfloat16 here (.safetensors), with a .train.json card beside it [default: none]", "FILE");
 
         var command = new Command("train", "train LifeGPT from scratch on fresh boards from the exact rule (resumes from --out)")
         {
-            steps, batch, lr, minLr, warmup, seed, precision, device, outDir, logEvery, evalEvery, evalBoards, checkpointEvery, maxMinutes, stopAfter, hardBoards, hardShare, export,
+            steps, batch, lr, minLr, warmup, seed, precision, device, outDir, logEvery, evalEvery, evalBoards, checkpointEvery, maxMinutes, stopAfter, init, hardBoards, hardShare, export,
         };
         command.SetAction(parsed =>
         {
@@ -58,6 +59,7 @@ public static class TrainCommand
                 CheckpointEvery = parsed.GetValue(checkpointEvery),
                 MaxMinutes = parsed.GetValue(maxMinutes) is > 0 and var minutes ? minutes : double.PositiveInfinity,
                 StopAfterPerfectEvals = parsed.GetValue(stopAfter),
+                InitFrom = parsed.GetValue(init) is { } from ? FileSearch.Require(from, "--init", "pass a checkpoint (.safetensors or PyTorch .pt)") : null,
                 HardBoards = parsed.GetValue(hardBoards) is { } file ? ReadHardBoards(file, parsed.GetValue(hardShare)) : null,
             };
             return Run(options, parsed.GetValue(export), parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error);
@@ -107,6 +109,7 @@ public static class TrainCommand
             precision = options.Precision,
             elapsed = result.Elapsed.ToString(@"hh\:mm\:ss"),
             device = cuda.is_available() ? "cuda" : "cpu",
+            initFrom = options.InitFrom is { } from ? new { file = Path.GetFileName(from), sha256 = Checkpoint.Sha256(from) } : null,
             hardBoards = options.HardBoards is { } hard ? new { count = hard.Boards.Count, share = hard.Share, sha256 = hard.Sha256 } : null,
             finalLoss = result.Loss,
             heldOutTeacherForced = result.HeldOut,
