@@ -154,6 +154,11 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
                 break;
             }
         }
+        if (step == startStep)   // the run in OutDir had already reached Steps: say how good it is, so an export's card can
+        {
+            log.WriteLine($"train: the run in {o.OutDir} is at step {step} of {o.Steps}: nothing to train");
+            last = Evaluate(model, evalData);
+        }
         return new TrainResult(step, loss, last, clock.Elapsed, CheckpointPath);
     }
 
