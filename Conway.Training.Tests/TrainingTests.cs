@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using Conway.Boards;
 using Conway.Checkpoints;
+using Conway.Model;
 using static TorchSharp.torch;
 
 namespace Conway.Training.Tests;
@@ -143,7 +144,7 @@ public sealed class TrainingTests
         using var folder = new TempFolder();
         string init = folder.File("init.safetensors");
         manual_seed(3);
-        using (var model = new Conway.Model.LifeGpt()) Checkpoint.Save(model, init, ScalarType.BFloat16);   // a 16-bit export
+        using (var model = new LifeGpt()) Checkpoint.Save(model, init, ScalarType.BFloat16);   // a 16-bit export
         // a learning rate of 0: AdamW leaves every weight where the run started
         var options = new TrainOptions
         {

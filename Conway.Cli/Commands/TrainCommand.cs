@@ -110,7 +110,7 @@ public static class TrainCommand
             precision = options.Precision,
             elapsed = result.Elapsed.ToString(@"hh\:mm\:ss"),
             device = cuda.is_available() ? "cuda" : "cpu",
-            initFrom = options.InitFrom is { } from ? new { file = Path.GetFileName(from), sha256 = Checkpoint.Sha256(from) } : null,
+            initFrom = result.InitSha256 is { } initSha256 ? new { file = Path.GetFileName(options.InitFrom), sha256 = initSha256 } : null,
             hardBoards = options.HardBoards is { } hard ? new { count = hard.Boards.Count, share = hard.Share, sha256 = hard.Sha256 } : null,
             finalLoss,
             heldOutTeacherForced = result.HeldOut,
