@@ -22,6 +22,8 @@ public sealed class UsageErrorTests
     [InlineData("--precision is bf16, tf32 or fp32, not 'auto'", "train", "--precision", "auto")]
     [InlineData("--hard-boards: no file nowhere.txt", "train", "--hard-boards", "nowhere.txt")]
     [InlineData("--init: no file nowhere.safetensors", "train", "--init", "nowhere.safetensors")]
+    [InlineData("--boards-file: no file nowhere.txt", "eval", "--boards-file", "nowhere.txt")]
+    [InlineData("--soup-steps is a whole number of at least 1, not '0'", "eval", "--soups", "2", "--soup-steps", "0")]
     [InlineData("--kernels is auto, fused or libtorch, not 'triton'", "eval", "--kernels", "triton")]
     [InlineData("--kernels is a comma-separated list of auto, fused or libtorch, not 'fused,triton'", "bench", "--kernels", "fused,triton")]
     [InlineData("--url is an http(s) URL on loopback", "load", "--url", "http://example.com")]

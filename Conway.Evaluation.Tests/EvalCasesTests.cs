@@ -44,4 +44,30 @@ public class EvalCasesTests
         Assert.Equal([b, a], cases.Select(c => c.Truth));
         Assert.Equal("trajectory 1, State 2 -> 3", cases[1].Label);
     }
+
+    [Fact]
+    public void Listed_boards_keep_their_order_and_are_graded_against_the_rule()
+    {
+        var boards = new[] { Board.Random(0.7, new Random(3)), Patterns.Named["glider"] };
+
+        var cases = EvalCases.Listed(boards);
+
+        Assert.Equal(boards, cases.Select(c => c.Input));
+        Assert.Equal(boards.Select(b => LifeRule.Step(b)), cases.Select(c => c.Truth));
+        Assert.All(cases, c => Assert.Equal(EvalSet.Listed, c.Set));
+        Assert.Equal("listed board #2, density 0.005", cases[1].Label);   // a glider: 5 of 1,024 cells
+    }
+
+    [Fact]
+    public void Soups_are_rule_trajectories_from_boards_at_densities_0_2_to_0_6_reproducible_from_the_seed_and_not_the_random_boards()
+    {
+        var soups = EvalCases.Soups(40, steps: 6, seed: 7);
+
+        Assert.All(soups, s => Assert.Equal(7, s.Length));
+        Assert.All(soups, s => Assert.All(Enumerable.Range(1, 6), g => Assert.Equal(LifeRule.Step(s[g - 1]), s[g])));
+        Assert.All(soups, s => Assert.InRange((double)s[0].Population / Board.Cells, 0.2 - 0.08, 0.6 + 0.08));
+        Assert.Equal(soups.Select(s => s[0]), EvalCases.Soups(40, 6, seed: 7).Select(s => s[0]));
+        Assert.NotEqual(soups.Select(s => s[0]), EvalCases.Soups(40, 6, seed: 8).Select(s => s[0]));
+        Assert.Empty(soups.Select(s => s[0]).Intersect(EvalCases.Random(40, seed: 7).Select(c => c.Input)));
+    }
 }

@@ -2,18 +2,19 @@ using Conway.Boards;
 
 namespace Conway.Evaluation;
 
-public enum EvalSet { Random, Pattern, Paper }
+public enum EvalSet { Random, Listed, Pattern, Paper }
 
 /// <summary>
 /// One board to predict and the answer to grade it against. <see cref="Step"/> is the generation a named pattern
 /// was advanced by, or the paper trajectory's State number; <see cref="Density"/> is the density a random board
-/// was drawn at, else its live fraction.
+/// was drawn at, else its live fraction. A listed board (<c>--boards-file</c>) is named by its place in the list.
 /// </summary>
 public sealed record EvalCase(EvalSet Set, string Name, int Step, double Density, Board Input, Board Truth)
 {
     public string Label => Set switch
     {
         EvalSet.Random => FormattableString.Invariant($"random {Name}, density {Density:0.000}"),
+        EvalSet.Listed => FormattableString.Invariant($"listed board {Name}, density {Density:0.000}"),
         EvalSet.Pattern => $"{Name} + {Step} generation{(Step == 1 ? "" : "s")}",
         _ => $"{Name}, State {Step} -> {Step + 1}",
     };
@@ -32,6 +33,30 @@ public static class EvalCases
         {
             double density = MinDensity + (MaxDensity - MinDensity) * rng.NextDouble();
             return Of(EvalSet.Random, $"#{i}", 0, density, Board.Random(density, rng));
+        }).ToArray();
+    }
+
+    /// <summary>Boards from a list (e.g. the wrong boards of an earlier evaluation), in its order, each against the rule.</summary>
+    public static EvalCase[] Listed(IReadOnlyList<Board> boards) =>
+        boards.Select((b, i) => Of(EvalSet.Listed, $"#{i + 1}", 0, LiveFraction(b), b)).ToArray();
+
+    /// <summary>The densities random soups are drawn at for <see cref="Soups"/>: the range where soups live longest.</summary>
+    public const double MinSoupDensity = 0.2, MaxSoupDensity = 0.6;
+
+    /// <summary>
+    /// Rule trajectories of <paramref name="steps"/> generations from random soups at densities uniform in
+    /// [<see cref="MinSoupDensity"/>, <see cref="MaxSoupDensity"/>], for rollouts; the same seed gives the same soups,
+    /// which are not the random boards of the same seed.
+    /// </summary>
+    public static Board[][] Soups(int count, int steps, int seed)
+    {
+        var rng = new Random(unchecked(seed * 7919 + 17));
+        return Enumerable.Range(0, count).Select(_ =>
+        {
+            var states = new Board[steps + 1];
+            states[0] = Board.Random(MinSoupDensity + (MaxSoupDensity - MinSoupDensity) * rng.NextDouble(), rng);
+            for (int g = 1; g <= steps; g++) states[g] = LifeRule.Step(states[g - 1]);
+            return states;
         }).ToArray();
     }
 

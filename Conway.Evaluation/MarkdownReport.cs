@@ -34,11 +34,17 @@ public static class MarkdownReport
             new[]
             {
                 (FormattableString.Invariant($"random boards, density {EvalCases.MinDensity}-{EvalCases.MaxDensity}"), r.Random),
+                ($"boards from {Path.GetFileName(run.BoardsFile)}", r.Listed),
                 ($"named patterns, + 0-{r.PatternGenerations} generations", r.Patterns),
                 ("LifeGPT test set, every transition", r.Paper),
             }.Where(set => set.Item2.Boards > 0).Select(set => ScoreRow(set.Item1, set.Item2)));
         if (r.Rollouts.Length > 0)
             md.Line($"Rollouts perfect for all {r.RolloutSteps} steps: {r.Survival[^1]}/{r.Rollouts.Length}.");
+        if (r.Soups.Length > 0)
+        {
+            if (r.Rollouts.Length > 0) md.Line();
+            md.Line($"Random soups perfect for all {r.SoupSteps} steps: {r.SoupSurvival[^1]}/{r.Soups.Length}.");
+        }
 
         md.Section($"Random boards by density band ({r.Random.Boards} boards)", r.Random.Boards == 0);
         if (r.Random.Boards > 0)
@@ -70,6 +76,8 @@ public static class MarkdownReport
                     o.FirstWrongStep is { } s ? $"**{s}**" : $"perfect for all {r.RolloutSteps} steps", $"{o.WrongCells}"]));
         }
 
+        if (r.Soups.Length > 0) Soups(md, r);
+
         md.Section($"Wrong boards ({r.WrongBoards.Length})", false);
         if (r.WrongBoards.Length == 0) md.Raw("None: every board was predicted exactly.");
         foreach (var set in r.WrongBoards.GroupBy(w => w.Set))
@@ -86,6 +94,22 @@ public static class MarkdownReport
             if (more > 0) md.Line($"- ... and {more} more {set.Key.ToString().ToLowerInvariant()} boards (all listed in accuracy.json)");
         }
         return md.ToString();
+    }
+
+    /// <summary>The soups' rollouts: how many first left the rule in each decade of steps, and the earliest of them.</summary>
+    private static void Soups(Md md, EvalReport r)
+    {
+        md.Section($"Random soups: {r.Soups.Length} rollouts of {r.SoupSteps} steps against the rule", false);
+        md.Line($"Soups at densities {EvalCases.MinSoupDensity}-{EvalCases.MaxSoupDensity} (seed {r.Run.Seed}), each rolled out from its first state on the model's own predictions and compared with the rule's trajectory every step; a rollout stops at its first wrong board (every soup: soups.csv).");
+        md.Line();
+        var decades = new List<(int Low, int High)>();
+        for (int low = 1, high = 10; low <= r.SoupSteps; low = high + 1, high *= 10) decades.Add((low, Math.Min(high, r.SoupSteps)));
+        md.Table(["first wrong step", "soups"],
+            [.. decades.Select(d => (string[])[$"{d.Low}-{d.High}", $"{r.Soups.Count(s => s.FirstWrongStep >= d.Low && s.FirstWrongStep <= d.High)}"]),
+             [$"none: perfect for all {r.SoupSteps} steps", $"{r.SoupSurvival[^1]}"]]);
+        var earliest = r.Soups.Where(s => s.FirstWrongStep is not null).OrderBy(s => s.FirstWrongStep).Take(5).ToArray();
+        if (earliest.Length > 0)
+            md.Line($"Earliest: {string.Join("; ", earliest.Select(s => $"soup {s.Trajectory} at step {s.FirstWrongStep} ({s.WrongCells} wrong cell{(s.WrongCells == 1 ? "" : "s")})"))}.");
     }
 
     private static string[] ScoreRow(string name, Score s) =>

@@ -43,13 +43,8 @@ public sealed class HardBoardsTests
     }
 
     [Fact]
-    public void Hard_boards_are_read_one_a_line_and_a_bad_line_is_named()
+    public void Hard_boards_need_a_share_in_0_to_1_and_at_least_one_board_and_their_digest_follows_their_order()
     {
-        var lines = new[] { Mined[0].ToCells(), "", Mined[1].ToCells() + "  " };
-        Assert.Equal([Mined[0], Mined[1]], HardBoards.Parse(lines));
-
-        var error = Assert.Throws<BoardFormatException>(() => HardBoards.Parse([Mined[0].ToCells(), "0101"]));
-        Assert.StartsWith("line 2: ", error.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new HardBoards(Mined, share: 0));
         Assert.Throws<ArgumentException>(() => new HardBoards([], share: 0.5));
         Assert.NotEqual(new HardBoards(Mined, 0.5).Sha256, new HardBoards(Mined.Reverse().ToArray(), 0.5).Sha256);

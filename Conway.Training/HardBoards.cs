@@ -29,19 +29,4 @@ public sealed class HardBoards
     public string Sha256 { get; }
 
     public Board Draw(Random rng) => TorusSymmetry.Random(Boards[rng.Next(Boards.Count)], rng);
-
-    /// <summary>One board a line as 1,024 characters 0/1, row-major (wrong-boards.txt, predictions.txt); blank lines are skipped.</summary>
-    public static IReadOnlyList<Board> Parse(IEnumerable<string> lines)
-    {
-        var boards = new List<Board>();
-        int number = 0;
-        foreach (var line in lines)
-        {
-            number++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            try { boards.Add(Board.FromCells(line.Trim())); }
-            catch (BoardFormatException e) { throw new BoardFormatException($"line {number}: {e.Message}"); }
-        }
-        return boards;
-    }
 }

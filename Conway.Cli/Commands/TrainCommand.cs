@@ -70,16 +70,7 @@ public static class TrainCommand
     private static HardBoards ReadHardBoards(string file, double share)
     {
         if (share is <= 0 or > 1) throw new CliUsageException(FormattableString.Invariant($"--hard-share is a number above 0 and at most 1, not '{share}'"));
-        string path = FileSearch.Require(file, "--hard-boards", "conway eval writes the boards it graded wrong to wrong-boards.txt in its --out");
-        try
-        {
-            var boards = HardBoards.Parse(File.ReadLines(path));
-            return boards.Count > 0 ? new HardBoards(boards, share) : throw new CliUsageException($"--hard-boards: {Path.GetFileName(path)} holds no boards");
-        }
-        catch (BoardFormatException e)
-        {
-            throw new CliUsageException($"--hard-boards: {Path.GetFileName(path)}, {e.Message}");
-        }
+        return new HardBoards(BoardLists.Read(file, "--hard-boards").Boards, share);
     }
 
     private static int Run(TrainOptions options, string? export, TextWriter output, TextWriter error)
