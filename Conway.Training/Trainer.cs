@@ -159,7 +159,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
             log.WriteLine($"train: the run in {o.OutDir} is at step {step} of {o.Steps}: nothing to train");
             last = Evaluate(model, evalData);
         }
-        return new TrainResult(step, loss, last, clock.Elapsed, CheckpointPath, initSha256);
+        return new TrainResult(step, double.IsNaN(loss) ? null : loss, last, clock.Elapsed, CheckpointPath, initSha256);
     }
 
     /// <summary>Linear warm-up to the peak rate, then a cosine down to the floor at the last step (step Steps - 1).</summary>
@@ -213,5 +213,9 @@ public sealed record Accuracy(double Cells, double Boards);
 /// <summary>Steps done of all; the loss last read back from the device (NaN before the first log line).</summary>
 public sealed record TrainingProgress(int Step, int Steps, double Loss);
 
-/// <summary>What a run did; <paramref name="InitSha256"/>: the checkpoint it started from (<see cref="TrainOptions.InitFrom"/>), null for random weights.</summary>
-public sealed record TrainResult(int Steps, double Loss, Accuracy? HeldOut, TimeSpan Elapsed, string Checkpoint, string? InitSha256 = null);
+/// <summary>
+/// What a run did. <paramref name="Loss"/>: the last loss read back, null if none was (no step ran: the run had reached
+/// its steps already). <paramref name="InitSha256"/>: the checkpoint it started from (<see cref="TrainOptions.InitFrom"/>),
+/// null for random weights.
+/// </summary>
+public sealed record TrainResult(int Steps, double? Loss, Accuracy? HeldOut, TimeSpan Elapsed, string Checkpoint, string? InitSha256 = null);

@@ -12,11 +12,11 @@ public static class BoardLists
         try
         {
             var boards = CellLines.Parse(File.ReadLines(path));
-            return boards.Count > 0 ? (path, boards) : throw new CliUsageException($"{option}: {System.IO.Path.GetFileName(path)} holds no boards");
+            return boards.Count > 0 ? (path, boards) : throw new CliUsageException($"{option}: {Path.GetFileName(path)} holds no boards");
         }
         catch (BoardFormatException e)
         {
-            throw new CliUsageException($"{option}: {System.IO.Path.GetFileName(path)}, {e.Message}");
+            throw new CliUsageException($"{option}: {Path.GetFileName(path)}, {e.Message}");
         }
     }
 }

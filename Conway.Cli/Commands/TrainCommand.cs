@@ -83,8 +83,7 @@ public static class TrainCommand
                 progress.Update("steps", p.Step, p.Steps, double.IsNaN(p.Loss) ? "" : $"loss {p.Loss:F5}"));
             result = new Trainer(options, progress.Log, steps).Run();
         }
-        double? finalLoss = double.IsNaN(result.Loss) ? null : result.Loss;   // NaN: no step ran (the run had reached --steps)
-        output.WriteLine($"trained {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}; final loss {finalLoss?.ToString("F5") ?? "none (no step ran)"}; " +
+        output.WriteLine($"trained {result.Steps} steps in {result.Elapsed:hh\\:mm\\:ss}; final loss {result.Loss?.ToString("F5") ?? "none (no step ran)"}; " +
                          (result.HeldOut is { } a ? $"held-out cells {a.Cells:P3}, boards {a.Boards:P1}" : "no evaluation"));
         if (export is null) return 0;
 
@@ -103,7 +102,7 @@ public static class TrainCommand
             device = cuda.is_available() ? "cuda" : "cpu",
             initFrom = result.InitSha256 is { } initSha256 ? new { file = Path.GetFileName(options.InitFrom), sha256 = initSha256 } : null,
             hardBoards = options.HardBoards is { } hard ? new { count = hard.Boards.Count, share = hard.Share, sha256 = hard.Sha256 } : null,
-            finalLoss,
+            finalLoss = result.Loss,
             heldOutTeacherForced = result.HeldOut,
             sha256 = Checkpoint.Sha256(export),
         };
