@@ -29,8 +29,6 @@ RUN TORCH=$([ "$BACKEND" = cuda ] && echo cuda-linux || echo cpu) \
  && dotnet publish Conway.Api/Conway.Api.csproj -c Release --no-restore -r linux-x64 --self-contained false -p:TorchBackend=$TORCH -o /app
 
 FROM ${RUNTIME_IMAGE} AS runtime-cpu
-# a CPU pass needs about 0.1 GB per board (float32 KV cache and activations): keep passes modest
-ENV Model__BoardsPerPass=4
 
 FROM ${RUNTIME_IMAGE} AS aspnet
 FROM ${CUDA_IMAGE} AS runtime-cuda

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Conway.Boards;
+using Conway.Decoding;
 
 namespace Conway.Api.Serving;
 
@@ -68,15 +69,16 @@ public sealed class ModelOptions : IValidatableObject
     public string Kernels { get; set; } = "auto";
 
     /// <summary>
-    /// Most boards the model decodes in one pass (its memory peak; a batch runs as several passes). 0 or unset: 4 on
-    /// CPU workers (short passes: a cancelled or timed-out batch stops within a layer of one), 256 on CUDA. A board needs
+    /// Most boards the model decodes in one pass (its memory peak; a batch runs as several passes). 0 or unset: 2 on
+    /// CPU workers (<see cref="LifeGptPredictor.CpuBoardsPerPass"/>: bigger passes are slower there, and a cancelled or
+    /// timed-out batch stops within a layer of a short one), 256 on CUDA. A board needs
     /// about 0.1 GB at the peak of a CPU pass (float32) and about 0.05 GB on a GPU (bf16): a speculative pass keeps no
     /// KV cache unless the model rejects part of the draft, plain decoding keeps one (0.1 GB a board in float32).
     /// </summary>
     [Range(1, 65536)]
     public int BoardsPerPass { get; set; }
 
-    /// <summary>A worker stops gathering a batch once it holds this many boards. 0 or unset: 4 on CPU workers (one pass), 64 on CUDA.</summary>
+    /// <summary>A worker stops gathering a batch once it holds this many boards. 0 or unset: one pass on CPU workers, 64 on CUDA.</summary>
     [Range(1, 65536)]
     public int MaxBatchBoards { get; set; }
 
@@ -180,8 +182,8 @@ public sealed class ModelOptions : IValidatableObject
     /// </summary>
     public void ApplyDeviceDefaults(bool cpuOnly)
     {
-        if (BoardsPerPass == 0) BoardsPerPass = cpuOnly ? 4 : 256;
-        if (MaxBatchBoards == 0) MaxBatchBoards = cpuOnly ? 4 : 64;   // on a CPU a batch of 8 is two passes of 4: no faster, twice the wait
+        if (BoardsPerPass == 0) BoardsPerPass = cpuOnly ? LifeGptPredictor.CpuBoardsPerPass : 256;
+        if (MaxBatchBoards == 0) MaxBatchBoards = cpuOnly ? BoardsPerPass : 64;   // on a CPU a batch of two passes is no faster, twice the wait
         if (SliceBoards == 0) SliceBoards = Math.Max(1, MaxBatchBoards / 2);
         if (QueueCapacity == 0) QueueCapacity = cpuOnly ? 32 : 4096;
         if (MaxDeadlineMs == 0) MaxDeadlineMs = cpuOnly ? 120_000 : 30_000;

@@ -45,7 +45,7 @@ public static class EvalCommand
         var boardsFile = CliOptions.Text("--boards-file", null, "also grade these boards: one a line as 1,024 0/1 cells (wrong-boards.txt of an earlier run) [default: none]", "FILE");
         var soups = CliOptions.Whole("--soups", 0, "random soups (densities 0.2-0.6) rolled out on the model's own predictions against the rule (0: none)");
         var soupSteps = CliOptions.Whole("--soup-steps", 1000, "steps of each soup's rollout", min: 1);
-        var batch = CliOptions.Whole("--batch", 0, "boards per model call (0: 256 on CUDA, 4 on the CPU)");
+        var batch = CliOptions.Whole("--batch", 0, $"boards per model call (0: 256 on CUDA, {LifeGptPredictor.CpuBoardsPerPass} on the CPU)");
         var strategy = CliOptions.Choice("--strategy", "speculative", "speculative (the rule's draft, verified) or autoregressive (plain, cell by cell)", DecodingChoices.Strategies);
         var generations = CliOptions.Whole("--generations", 3, "every named pattern is graded advanced 0..N generations");
         var outDir = CliOptions.Text("--out", "artifacts/eval", "folder for accuracy.md, accuracy.json, density.csv, rollouts.csv, soups.csv, accuracy.svg, predictions.txt, wrong-boards.txt", "DIR");
@@ -90,7 +90,7 @@ public static class EvalCommand
             if (rolloutSteps == 0) rolloutSteps = paper250.States - 1;
         }
         var (listedPath, listed) = s.BoardsFile is null ? (null, []) : BoardLists.Read(s.BoardsFile, "--boards-file");
-        var target = Devices.Check(s.Device);
+        Devices.Check(s.Device);
 
         EvalCase[] cases =
         [
@@ -99,9 +99,7 @@ public static class EvalCommand
             .. s.SkipPatterns ? [] : EvalCases.Patterns(s.Generations),
             .. paper10 is null ? [] : EvalCases.Paper(paper10),
         ];
-        // on the CPU, the service's CPU default (Model:BoardsPerPass 4): about 0.1 GB a board at a pass's peak
-        int batch = s.Batch > 0 ? s.Batch : target.type == DeviceType.CUDA ? 256 : 4;
-        using var predictor = LifeGptPredictor.Load(modelPath, s.Device, batch, s.Precision, s.Kernels);
+        using var predictor = LifeGptPredictor.Load(modelPath, s.Device, s.Batch, s.Precision, s.Kernels);   // 0: the device's default
         var info = predictor.Info;
         error.WriteLine($"eval: {info.Path} ({info.Sha256[..12]}) on {info.Device}, {info.DType}, {info.Kernels}, loaded in {info.LoadTime.TotalSeconds:F1} s; " +
                         $"{cases.Length} boards to grade, {(paper250 is null ? "no rollouts" : $"{paper250.Trajectories.Count} rollouts of {rolloutSteps} steps")}, " +

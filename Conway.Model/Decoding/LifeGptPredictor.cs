@@ -24,6 +24,15 @@ public sealed class LifeGptPredictor : IBoardPredictor
     /// <summary>The compute precisions <see cref="Load"/> takes: auto (bf16 on CUDA, float32 on the CPU), bf16, fp32.</summary>
     public static IReadOnlyList<string> Precisions { get; } = ["auto", "bf16", "fp32"];
 
+    /// <summary>
+    /// Boards in a pass on the CPU when none is given. A speculative pass's largest temporary, the q | k | v | swap
+    /// projection, is 17 MB a board in float32, and glibc's malloc gives every block past 32 MB fresh pages from the
+    /// kernel (zeroed and faulted in again in every layer), so bigger passes cost more per board there, while plain
+    /// decoding gains from a few boards a step. 4 boards of the shipped model on a worker thread (2026-12-02, the 2-core
+    /// VM): speculative 4.0 s in passes of 1, 4.2 s in passes of 2, 5.8 s as one pass of 4; plain 70, 49 and 48 s.
+    /// </summary>
+    public const int CpuBoardsPerPass = 2;
+
     public ModelInfo Info { get; }
     public int MaxBatch { get; }
     public LifeGpt Model { get; }
@@ -55,7 +64,7 @@ public sealed class LifeGptPredictor : IBoardPredictor
 
         long parameters = model.parameters().Sum(p => p.NumberOfElements);
         // the KV cache is 12 blocks x K,V x [8, 2071, 64] per board: ~51 MB in bf16, ~102 MB in float32
-        if (maxBatch <= 0) maxBatch = target.type == DeviceType.CUDA ? 256 : 16;
+        if (maxBatch <= 0) maxBatch = target.type == DeviceType.CUDA ? 256 : CpuBoardsPerPass;
         var info = new ModelInfo(Path.GetFullPath(path), Checkpoint.Sha256(path), parameters,
             $"{stored} (file), {dtype} (compute)", target.ToString(), clock.Elapsed, model.Kernels.Description);
         return new LifeGptPredictor(model, maxBatch, info);
