@@ -26,4 +26,18 @@ public sealed class TrainCommandTests
         Assert.Equal(first.RootElement.GetProperty("heldOutTeacherForced").GetRawText(), second.RootElement.GetProperty("heldOutTeacherForced").GetRawText());
         Assert.Equal(1, second.RootElement.GetProperty("steps").GetInt32());
     }
+
+    [Fact]
+    public void A_run_stopped_by_its_time_limit_before_its_first_log_line_still_reports_the_loss_of_its_last_step()
+    {
+        using var folder = new TempFolder();
+        var stopped = ConwayRun.With("train", "--steps", "5", "--batch", "1", "--eval-boards", "1", "--log-every", "5", "--device", "cpu",
+            "--precision", "fp32", "--max-minutes", "0.0001", "--out", folder.File("run"), "--export", folder.File("model.safetensors"));
+
+        Assert.True(stopped.ExitCode == 0, stopped.Stderr);
+        using var card = JsonDocument.Parse(File.ReadAllText(folder.File("model.train.json")));
+        Assert.Equal(1, card.RootElement.GetProperty("steps").GetInt32());
+        Assert.Equal(JsonValueKind.Number, card.RootElement.GetProperty("finalLoss").ValueKind);
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(folder.File("run"), "train.csv")).Length);   // the header and step 1's row
+    }
 }

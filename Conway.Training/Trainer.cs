@@ -109,6 +109,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
         int startStep = step, perfectEvals = 0;
         Accuracy? last = null;
         double loss = double.NaN;
+        bool timeUp = false;
         progress?.Report(new TrainingProgress(step, o.Steps, loss));
         while (step < o.Steps)
         {
@@ -125,13 +126,14 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
                 lossTensor.backward();
                 nn.utils.clip_grad_norm_(parameters, o.ClipNorm);
                 optimizer.step();
-                if ((step + 1) % o.LogEvery == 0 || step + 1 == o.Steps) loss = lossTensor.item<float>();   // the only sync
+                timeUp = clock.Elapsed.TotalMinutes >= o.MaxMinutes;   // then this step is the run's last: its loss is read too
+                if ((step + 1) % o.LogEvery == 0 || step + 1 == o.Steps || timeUp) loss = lossTensor.item<float>();   // the only sync
             }
             step++;
 
             bool evaluate = step % o.EvalEvery == 0 || step == o.Steps;
             if (evaluate) last = Evaluate(model, evalData);
-            if (step % o.LogEvery == 0 || evaluate)
+            if (step % o.LogEvery == 0 || evaluate || timeUp)
             {
                 double seconds = clock.Elapsed.TotalSeconds, perStep = seconds / (step - startStep);
                 double tokensPerSecond = o.Batch * (LifeGptCodec.SequenceLength - 1) / perStep;
@@ -142,7 +144,6 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
                     $"{step},{loss},{lr},{tokensPerSecond:F0},{seconds:F1},{(evaluate ? last!.Cells : ""):F6},{(evaluate ? last!.Boards : ""):F6}\n"));
             }
             if (evaluate) perfectEvals = last!.Boards >= 1.0 ? perfectEvals + 1 : 0;
-            bool timeUp = clock.Elapsed.TotalMinutes >= o.MaxMinutes;
             bool converged = o.StopAfterPerfectEvals > 0 && perfectEvals >= o.StopAfterPerfectEvals;
             if (step % o.CheckpointEvery == 0 || step == o.Steps || timeUp || converged)
                 SaveCheckpoint(model, optimizer, step, initSha256);

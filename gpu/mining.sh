@@ -33,8 +33,9 @@ case ${1:-} in
       --out "$work/finetune" --export "$tuned" 2>&1 | tee -a "$out/mining.log" || exit 1
     cp "$work/finetune/train.csv" "$out/" ;;
   grade)
-    for m in "$tuned" "$model"; do eval_random "$m" "${GRADE_SEED:-20261204}" "$work/grade-$(basename "$m" .safetensors)"; done
-    cp "$work/grade-finetuned/accuracy.md" "$out/finetuned-accuracy.md"; cp "$work/grade-$(basename "$model" .safetensors)/accuracy.md" "$out/model-accuracy.md"
+    eval_random "$tuned" "${GRADE_SEED:-20261204}" "$work/grade-finetuned"
+    eval_random "$model" "${GRADE_SEED:-20261204}" "$work/grade-model"   # not named after MODEL's file: it may be finetuned.safetensors too
+    cp "$work/grade-finetuned/accuracy.md" "$out/finetuned-accuracy.md"; cp "$work/grade-model/accuracy.md" "$out/model-accuracy.md"
     cp "${tuned%.safetensors}.train.json" "$out/"
     split -b 13M "$tuned" "$out/finetuned.safetensors.part-" ;;
   master)

@@ -26,10 +26,11 @@ public sealed class LifeGptPredictor : IBoardPredictor
 
     /// <summary>
     /// Boards in a pass on the CPU when none is given. A speculative pass's largest temporary, the q | k | v | swap
-    /// projection, is 17 MB a board in float32, and glibc's malloc gives every block past 32 MB fresh pages from the
-    /// kernel (zeroed and faulted in again in every layer), so bigger passes cost more per board there, while plain
-    /// decoding gains from a few boards a step. 4 boards of the shipped model on a worker thread (2026-12-02, the 2-core
-    /// VM): speculative 4.0 s in passes of 1, 4.2 s in passes of 2, 5.8 s as one pass of 4; plain 70, 49 and 48 s.
+    /// projection, is 17 MB a board in float32, and glibc's malloc gives every block past its mmap threshold (32 MB at
+    /// most) fresh pages from the kernel, zeroed and faulted in again in every layer, so bigger passes cost more per board
+    /// there, while plain decoding gains from a few boards a step. The shipped model on the 2-core VM (2026-12-02,
+    /// <c>conway bench --device cpu --batches-speculative 1,2,4 --batches-autoregressive 1,2,4 --repeats 2</c>), a board's
+    /// share of a pass of 1, 2 and 4: speculative 0.92, 1.10 and 1.39 s; plain 10.4, 9.0 and 7.8 s.
     /// </summary>
     public const int CpuBoardsPerPass = 2;
 
