@@ -6,7 +6,6 @@ using Conway.Cli.CommandLine;
 using Conway.Cli.Progress;
 using Conway.Decoding;
 using Conway.Evaluation;
-using TorchSharp;
 
 namespace Conway.Cli.Commands;
 
