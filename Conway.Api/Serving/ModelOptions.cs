@@ -182,7 +182,7 @@ public sealed class ModelOptions : IValidatableObject
     /// </summary>
     public void ApplyDeviceDefaults(bool cpuOnly)
     {
-        if (BoardsPerPass == 0) BoardsPerPass = cpuOnly ? LifeGptPredictor.CpuBoardsPerPass : 256;
+        if (BoardsPerPass == 0) BoardsPerPass = cpuOnly ? LifeGptPredictor.CpuBoardsPerPass : LifeGptPredictor.CudaBoardsPerPass;
         if (MaxBatchBoards == 0) MaxBatchBoards = cpuOnly ? BoardsPerPass : 64;   // on a CPU a batch of two passes is no faster, twice the wait
         if (SliceBoards == 0) SliceBoards = Math.Max(1, MaxBatchBoards / 2);
         if (QueueCapacity == 0) QueueCapacity = cpuOnly ? 32 : 4096;

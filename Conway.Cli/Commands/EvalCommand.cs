@@ -44,7 +44,7 @@ public static class EvalCommand
         var boardsFile = CliOptions.Text("--boards-file", null, "also grade these boards: one a line as 1,024 0/1 cells (wrong-boards.txt of an earlier run) [default: none]", "FILE");
         var soups = CliOptions.Whole("--soups", 0, "random soups (densities 0.2-0.6) rolled out on the model's own predictions against the rule (0: none)");
         var soupSteps = CliOptions.Whole("--soup-steps", 1000, "steps of each soup's rollout", min: 1);
-        var batch = CliOptions.Whole("--batch", 0, $"boards per model call (0: 256 on CUDA, {LifeGptPredictor.CpuBoardsPerPass} on the CPU)");
+        var batch = CliOptions.Whole("--batch", 0, $"boards per model call (0: {LifeGptPredictor.CudaBoardsPerPass} on CUDA, {LifeGptPredictor.CpuBoardsPerPass} on the CPU)");
         var strategy = CliOptions.Choice("--strategy", "speculative", "speculative (the rule's draft, verified) or autoregressive (plain, cell by cell)", DecodingChoices.Strategies);
         var generations = CliOptions.Whole("--generations", 3, "every named pattern is graded advanced 0..N generations");
         var outDir = CliOptions.Text("--out", "artifacts/eval", "folder for accuracy.md, accuracy.json, density.csv, rollouts.csv, soups.csv, accuracy.svg, predictions.txt, wrong-boards.txt", "DIR");
