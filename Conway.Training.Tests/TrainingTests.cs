@@ -176,6 +176,46 @@ public sealed class TrainingTests
         Assert.Contains($"holds a run started from the checkpoint of sha256 {Checkpoint.Sha256(init)[..12]}, not from random weights", without.Message);
     }
 
+    [Fact]
+    public void A_profile_times_each_phase_of_the_last_steps_after_the_warm_up()
+    {
+        using var folder = new TempFolder();
+        var log = new StringWriter();
+        new Trainer(new TrainOptions
+        {
+            Steps = 5, Batch = 1, WarmupSteps = 1, Seed = 11, Precision = "fp32", Device = "cpu", OutDir = folder.Path,
+            LogEvery = 1000, EvalEvery = 1000, EvalBoards = 1, CheckpointEvery = 1000, ProfileSteps = 2,
+        }, log).Run();
+
+        var text = log.ToString();
+        Assert.Contains("profile of 2 steps on cpu", text);
+        var phases = text.Split('\n').Where(line => line.StartsWith("| ") && !line.StartsWith("| phase") && !line.StartsWith("| ---")).Select(line => line.Split('|')[1].Trim()).ToArray();
+        Assert.Equal(["batch (waiting for the worker)", "upload", "forward and loss", "backward", "clip", "AdamW", "all"], phases);
+        var forward = text.Split('\n').Single(line => line.StartsWith("| forward and loss |"));
+        Assert.True(double.Parse(forward.Split('|')[2], System.Globalization.CultureInfo.InvariantCulture) > 0, forward);
+    }
+
+    [Fact]
+    public void A_run_whose_optimizer_state_is_per_tensor_resumes_with_fresh_moments_and_says_so()
+    {
+        using var folder = new TempFolder();
+        var options = new TrainOptions
+        {
+            Steps = 2, Batch = 1, WarmupSteps = 1, Seed = 11, Precision = "fp32", Device = "cpu", OutDir = folder.Path,
+            LogEvery = 1000, EvalEvery = 1000, EvalBoards = 1, CheckpointEvery = 1000,
+        };
+        new Trainer(options with { MaxMinutes = 0 }, TextWriter.Null).Run();
+        var state = Path.Combine(folder.Path, "state.json");
+        Assert.Contains("\"FlatOptimizer\":true", File.ReadAllText(state));
+        File.WriteAllText(state, File.ReadAllText(state).Replace(",\"FlatOptimizer\":true", ""));   // as a run from before wrote it
+
+        var log = new StringWriter();
+        var resumed = new Trainer(options, log).Run();
+
+        Assert.Equal(2, resumed.Steps);
+        Assert.Contains("holds AdamW's moments per tensor (written before the parameters were one buffer); they start afresh", log.ToString());
+    }
+
     private sealed class Recorder(List<TrainingProgress> reports) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => reports.Add(value);

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Conway.Boards;
 using Conway.Checkpoints;
 using Conway.Codec;
+using Conway.Kernels;
 using Conway.Model;
 using TorchSharp;
 using TorchSharp.PyBridge;
@@ -41,6 +42,8 @@ public sealed record TrainOptions
     public string? InitFrom { get; init; }
     /// <summary>Boards a model got wrong, mixed into every batch (null: the fresh-board mix alone).</summary>
     public HardBoards? HardBoards { get; init; }
+    /// <summary>Time the phases of the run's last N steps (each waits for the device; <see cref="StepProfile"/>) and log the table.</summary>
+    public int ProfileSteps { get; init; }
 }
 
 /// <summary>
@@ -69,6 +72,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
         using var model = new LifeGpt();
         nn.init.kaiming_normal_(model.net.token_emb.emb.weight!);   // x-transformers' token embedding init
         int step = 0;
+        bool flatMoments = false;                                        // optimizer.bin holds FlatParameters.All's moments
         string? initSha256 = o.InitFrom is null ? null : Checkpoint.Sha256(o.InitFrom);
         if (File.Exists(StatePath))
         {
@@ -80,7 +84,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
             if (state.InitFrom != initSha256)
                 throw new InvalidOperationException($"{o.OutDir} holds a run started from {StartNamed(state.InitFrom)}, not from {StartNamed(initSha256)}: " +
                                                     "resume it from what it started from.");
-            step = state.Step;
+            (step, flatMoments) = (state.Step, state.FlatOptimizer);
             Checkpoint.Load(model, CheckpointPath);
         }
         else if (o.InitFrom is not null)
@@ -90,19 +94,21 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
         }
         model.MoveTo(device, ScalarType.Float32);
         model.AutocastTo = o.Precision == "bf16" && device.type == DeviceType.CUDA ? ScalarType.BFloat16 : null;
+        var kernels = model.AutocastTo == ScalarType.BFloat16 ? KernelChoice.For("auto", device, ScalarType.BFloat16) : KernelChoice.Libtorch($"precision {o.Precision} on {device}");
+        model.TrainingKernels = kernels.Kernels;
         model.train();
 
-        var parameters = model.parameters().ToArray();                  // listed once for the optimizer and clipping
-        using var optimizer = optim.AdamW(parameters, o.LearningRate, 0.9, 0.95, weight_decay: o.WeightDecay);
+        var parameters = model.parameters().ToArray();
+        using var flat = new FlatParameters(parameters, o.ClipNorm);
+        using var optimizer = optim.AdamW([flat.All], o.LearningRate, 0.9, 0.95, weight_decay: o.WeightDecay);
         bool resumed = step > 0;
-        if (resumed && File.Exists(OptimizerPath)) optimizer.load_py(OptimizerPath);
-        else if (resumed) log.WriteLine($"warning: no {OptimizerPath}; AdamW's moments start afresh");
+        if (resumed) LoadOptimizer(optimizer, flatMoments);
         using var evalData = Sequences(TrainingBoards.Batch(o.Seed + 7919, -1, o.EvalBoards), device);
 
         log.WriteLine($"train: {parameters.Sum(p => p.NumberOfElements):N0} parameters on {device}, precision {o.Precision}, " +
                       $"batch {o.Batch}, steps {o.Steps}, seed {o.Seed}" +
                       (o.HardBoards is { } hard ? $", {hard.Boards.Count} hard boards as {hard.Share:P0} of each batch" : "") +
-                      (resumed ? $", resuming at step {step}" : ""));
+                      (resumed ? $", resuming at step {step}" : "") + $"; rotary on {kernels.Description}");
         if (!resumed) File.WriteAllText(CsvPath, "step,loss,lr,tokens_per_s,elapsed_s,eval_cell_acc,eval_board_acc\n");
 
         var clock = Stopwatch.StartNew();
@@ -110,22 +116,25 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
         Accuracy? last = null;
         double loss = double.NaN;
         bool timeUp = false;
+        var profile = new StepProfile(device);
+        using var batches = new BatchPipeline(s => TrainingBoards.Batch(o.Seed, s, o.Batch, o.HardBoards), device);
         progress?.Report(new TrainingProgress(step, o.Steps, loss));
         while (step < o.Steps)
         {
             double lr = LearningRate(step);
             foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+            profile.Begin(profiled: step - startStep >= ProfileWarmupSteps && step >= o.Steps - o.ProfileSteps);
             using (var scope = NewDisposeScope())
             {
-                using var batch = Sequences(TrainingBoards.Batch(o.Seed, step, o.Batch, o.HardBoards), device);
-                var logits = model.forward(batch.narrow(1, 0, LifeGptCodec.SequenceLength - 1))
-                    .narrow(1, LifeGptCodec.PromptLength - 1, OutputPositions);
-                var targets = batch.narrow(1, LifeGptCodec.PromptLength, OutputPositions);
-                var lossTensor = F.cross_entropy(logits.to(ScalarType.Float32).reshape(-1, LifeGptShape.Vocab), targets.reshape(-1));
-                optimizer.zero_grad();
+                var lossTensor = Loss(model, batches.Take(step, next: step + 1 < o.Steps ? step + 1 : null, profile));
+                profile.Mark("forward and loss");
+                flat.ZeroGrad();
                 lossTensor.backward();
-                nn.utils.clip_grad_norm_(parameters, o.ClipNorm);
+                profile.Mark("backward");
+                flat.ClipGradNorm();
+                profile.Mark("clip");
                 optimizer.step();
+                profile.Mark("AdamW");
                 timeUp = clock.Elapsed.TotalMinutes >= o.MaxMinutes;   // then this step is the run's last: its loss is read too
                 if ((step + 1) % o.LogEvery == 0 || step + 1 == o.Steps || timeUp) loss = lossTensor.item<float>();   // the only sync
             }
@@ -155,12 +164,37 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
                 break;
             }
         }
+        if (profile.Steps > 0) log.Write(profile.Table());
         if (step == startStep)   // the run in OutDir had already reached Steps: say how good it is, so an export's card can
         {
             log.WriteLine($"train: the run in {o.OutDir} is at step {step} of {o.Steps}: nothing to train");
             last = Evaluate(model, evalData);
         }
         return new TrainResult(step, double.IsNaN(loss) ? null : loss, last, clock.Elapsed, CheckpointPath, initSha256);
+    }
+
+    /// <summary>Steps a profile leaves out at the start of a run (cuBLAS and attention pick their kernels then).</summary>
+    private const int ProfileWarmupSteps = 3;
+
+    /// <summary>The cross-entropy of the next-state cells and the trailer given full sequences [B, 2071].</summary>
+    private static Tensor Loss(LifeGpt model, Tensor batch)
+    {
+        var logits = model.forward(batch.narrow(1, 0, LifeGptCodec.SequenceLength - 1))
+            .narrow(1, LifeGptCodec.PromptLength - 1, OutputPositions);
+        var targets = batch.narrow(1, LifeGptCodec.PromptLength, OutputPositions);
+        return F.cross_entropy(logits.to(ScalarType.Float32).reshape(-1, LifeGptShape.Vocab), targets.reshape(-1));
+    }
+
+    /// <summary>
+    /// AdamW's moments from the run's optimizer.bin. A missing file, or one written before the parameters were one
+    /// buffer (<see cref="FlatParameters"/>; its moments are per tensor, and state.json does not say
+    /// <see cref="TrainState.FlatOptimizer"/>), starts them afresh with a warning.
+    /// </summary>
+    private void LoadOptimizer(TorchSharp.Modules.OptimizerHelper optimizer, bool flatMoments)
+    {
+        if (!File.Exists(OptimizerPath)) log.WriteLine($"warning: no {OptimizerPath}; AdamW's moments start afresh");
+        else if (!flatMoments) log.WriteLine($"warning: {OptimizerPath} holds AdamW's moments per tensor (written before the parameters were one buffer); they start afresh");
+        else optimizer.load_py(OptimizerPath);
     }
 
     /// <summary>Linear warm-up to the peak rate, then a cosine down to the floor at the last step (step Steps - 1).</summary>
@@ -192,21 +226,22 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
     }
 
     /// <summary>Full training sequences [B, 2071] for boards and their exact next states.</summary>
-    private static Tensor Sequences(IReadOnlyList<Board> boards, Device device)
+    internal static Tensor Sequences(IReadOnlyList<Board> boards, Device device)
         => LifeGptCodec.Sequences(boards, boards.Select(b => LifeRule.Step(b)).ToArray(), device);
 
     private void SaveCheckpoint(LifeGpt model, optim.Optimizer optimizer, int step, string? initSha256)
     {
         Checkpoint.Save(model, CheckpointPath, ScalarType.Float32);
         ((TorchSharp.Modules.OptimizerHelper)optimizer).save_py(OptimizerPath);
-        File.WriteAllText(StatePath, JsonSerializer.Serialize(new TrainState(step, o.Seed, o.HardBoards?.Sha256, initSha256)));
+        File.WriteAllText(StatePath, JsonSerializer.Serialize(new TrainState(step, o.Seed, o.HardBoards?.Sha256, initSha256, FlatOptimizer: true)));
     }
 
     private static string HardBoardsNamed(string? sha256) => sha256 is null ? "no hard boards" : $"the hard boards of sha256 {sha256[..12]}";
 
     private static string StartNamed(string? sha256) => sha256 is null ? "random weights" : $"the checkpoint of sha256 {sha256[..12]}";
 
-    private sealed record TrainState(int Step, int Seed, string? HardBoards = null, string? InitFrom = null);
+    /// <summary>A run's state.json. <paramref name="FlatOptimizer"/>: optimizer.bin holds the moments of <see cref="FlatParameters.All"/>.</summary>
+    private sealed record TrainState(int Step, int Seed, string? HardBoards = null, string? InitFrom = null, bool FlatOptimizer = false);
 }
 
 public sealed record Accuracy(double Cells, double Boards);

@@ -34,11 +34,12 @@ public static class TrainCommand
         var init = CliOptions.Text("--init", null, "start a fresh run from this checkpoint's weights instead of random ones (e.g. fine-tune a model on its wrong boards; AdamW starts afresh) [default: random]", "FILE");
         var hardBoards = CliOptions.Text("--hard-boards", null, "boards a model got wrong (conway eval's wrong-boards.txt: a board of 1,024 0/1 cells a line), each draw under a random torus symmetry, as --hard-share of every batch [default: none]", "FILE");
         var hardShare = CliOptions.Number("--hard-share", 0.25, "the share of every batch drawn from --hard-boards (above 0, at most 1)");
+        var profile = CliOptions.Whole("--profile", d.ProfileSteps, "time each phase of the run's last N steps (each phase then waits for the device) and log a table of them", min: 0);
         var export = CliOptions.Text("--export", null, "also write the model in bfloat16 here (.safetensors), with a .train.json card beside it [default: none]", "FILE");
 
         var command = new Command("train", "train LifeGPT from scratch on fresh boards from the exact rule (resumes from --out)")
         {
-            steps, batch, lr, minLr, warmup, seed, precision, device, outDir, logEvery, evalEvery, evalBoards, checkpointEvery, maxMinutes, stopAfter, init, hardBoards, hardShare, export,
+            steps, batch, lr, minLr, warmup, seed, precision, device, outDir, logEvery, evalEvery, evalBoards, checkpointEvery, maxMinutes, stopAfter, init, hardBoards, hardShare, profile, export,
         };
         command.SetAction(parsed =>
         {
@@ -61,6 +62,7 @@ public static class TrainCommand
                 StopAfterPerfectEvals = parsed.GetValue(stopAfter),
                 InitFrom = parsed.GetValue(init) is { } from ? FileSearch.Require(from, "--init", "pass a checkpoint (.safetensors or PyTorch .pt)") : null,
                 HardBoards = parsed.GetValue(hardBoards) is { } file ? ReadHardBoards(file, parsed.GetValue(hardShare)) : null,
+                ProfileSteps = parsed.GetValue(profile),
             };
             return Run(options, parsed.GetValue(export), parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error);
         });

@@ -43,6 +43,9 @@ public sealed unsafe class FusedKernels
     public bool Fit(Tensor weights) =>
         weights.dtype == ScalarType.BFloat16 && weights.device_type == DeviceType.CUDA && weights.device_index == _deviceIndex;
 
+    /// <summary>Whether these kernels run on <paramref name="device"/>.</summary>
+    public bool On(Device device) => device.type == DeviceType.CUDA && device.index == _deviceIndex;
+
     /// <summary>What was compiled, with what and for what: e.g. "NVRTC 13.0, sm_90, compiled in 84 ms".</summary>
     public string Description { get; }
 

@@ -40,14 +40,54 @@ public sealed class Attention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin)
+    /// <summary>
+    /// Training's rotary for a forward: tables for <see cref="RotaryEmbedding.ApplyWithRotatedHalves"/> (libtorch's
+    /// kernels), or the fused kernels' (<see cref="Fused"/> set).
+    /// </summary>
+    internal sealed record Rotary(Tensor? Cos, Tensor? Sin, FusedRotary.Tables? Fused);
+
+    /// <summary>
+    /// Training's attention over x [B, L, 256]. Built for autograd's memory traffic, where slicing and concatenating
+    /// channels took about a third of a training step (zero-filled gradients of every slice; measured with ncu on an
+    /// H200: docs/PERFORMANCE.md, "Training steps"): q, k and v are one projection, split into views whose gradients are
+    /// one concatenation, and rotary is one kernel each way (<see cref="FusedRotary"/>) or, with libtorch's kernels, two
+    /// on a projection that also yields the rotated halves (<see cref="Projection"/>, as in decoding).
+    /// </summary>
+    internal Tensor forward(Tensor x, Rotary rotary)
     {
         long b = x.shape[0], l = x.shape[1];
-        Tensor Heads(Linear proj) => _autocast.Linear(proj, x).view(b, l, LifeGptShape.Heads, LifeGptShape.HeadDim).transpose(1, 2);
-        var q = RotaryEmbedding.Apply(Heads(to_q), cos, sin);
-        var k = RotaryEmbedding.Apply(Heads(to_k), cos, sin);
-        var o = F.scaled_dot_product_attention(q, k, Heads(to_v), is_casual: true);   // softmax(q k^T / 8) v
+        var (q, k, v) = rotary.Fused is { } fused ? FusedHeads(x, b, l, fused) : Heads(x, b, l, rotary);
+        var o = F.scaled_dot_product_attention(q, k, v, is_casual: true);                       // softmax(q k^T / 8) v
         return _autocast.Linear(to_out, o.transpose(1, 2).reshape(b, l, -1));
+    }
+
+    /// <summary>q, k (rotated) and v [B, 8, L, 64] of x [B, L, 256] with libtorch's kernels.</summary>
+    private (Tensor Q, Tensor K, Tensor V) Heads(Tensor x, long b, long l, Rotary rotary)
+    {
+        var parts = _autocast.Linear(x, Projection()).split([2 * Inner, Inner, RotateHalfWidth], -1);   // q | k, v, swap(q) | swap(k)
+        var qk = RotaryEmbedding.ApplyWithRotatedHalves(parts[0].view(b, l, 2 * LifeGptShape.Heads, LifeGptShape.HeadDim),
+            parts[2].view(b, l, 2 * LifeGptShape.Heads, LifeGptShape.RotaryDim), rotary.Cos!, rotary.Sin!).split(LifeGptShape.Heads, 2);   // [B, L, 8, 64]
+        return (qk[0].transpose(1, 2), qk[1].transpose(1, 2), parts[1].view(b, l, LifeGptShape.Heads, LifeGptShape.HeadDim).transpose(1, 2));
+    }
+
+    /// <summary>q, k (rotated) and v [B, 8, L, 64] of x [B, L, 256] with the fused rotary.</summary>
+    private (Tensor Q, Tensor K, Tensor V) FusedHeads(Tensor x, long b, long l, FusedRotary.Tables fused)
+    {
+        var qkv = _autocast.Linear(x, cat([to_q.weight!, to_k.weight!, to_v.weight!], 0)).view(b * l, 3 * Inner);
+        // split before the transposes: the gradients' concatenation then lands in the projection's layout, not in one
+        // that autograd copies again
+        var heads = FusedRotary.Rotate(qkv, fused).view(b, l, 3 * LifeGptShape.Heads, LifeGptShape.HeadDim).split(LifeGptShape.Heads, 2);
+        return (heads[0].transpose(1, 2), heads[1].transpose(1, 2), heads[2].transpose(1, 2));
+    }
+
+    /// <summary>
+    /// q | k | v | swap(q) | swap(k) [2048, 256] from the parameters: swap(q) and swap(k) project the rotate-half of each
+    /// head's 32 rotary channels (<see cref="RotaryEmbedding.RotateHalfRows"/>, a signed permutation of rows: exact).
+    /// </summary>
+    private Tensor Projection()
+    {
+        Tensor wq = to_q.weight!, wk = to_k.weight!;
+        return cat([wq, wk, to_v.weight!, RotaryEmbedding.RotateHalfRows(wq), RotaryEmbedding.RotateHalfRows(wk)], 0);
     }
 
     /// <summary>
@@ -140,8 +180,7 @@ public sealed class Attention : nn.Module
     internal void PrepareForDecoding(Tensor? headBlocks)
     {
         _derived.Clear();
-        Tensor wq = to_q.weight!, wk = to_k.weight!;
-        var projection = _derived.Own(cat([wq, wk, to_v.weight!, RotaryEmbedding.RotateHalfRows(wq), RotaryEmbedding.RotateHalfRows(wk)], 0));
+        var projection = _derived.Own(Projection());
         var outT = _derived.Own(to_out.weight!.t());
         var headOutT = headBlocks is null ? null : _derived.Own(outT.repeat(LifeGptShape.Heads, 1) * headBlocks.reshape(-1, 1));
         _decoding = new DecodingLayout(projection, _derived.Own(projection.narrow(0, 0, 3 * Inner)), outT, headOutT);

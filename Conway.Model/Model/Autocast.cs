@@ -1,3 +1,5 @@
+using Conway.Kernels;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -14,7 +16,20 @@ internal sealed class Autocast
 {
     public ScalarType? To { get; set; }
 
-    public Tensor Linear(Linear layer, Tensor x) => To is not { } dtype
-        ? layer.forward(x)
-        : F.linear(x.to(dtype), layer.weight!.to(dtype), layer.bias?.to(dtype));
+    /// <summary>
+    /// Kernels for training's forward (<see cref="LifeGpt.TrainingKernels"/>): used where <see cref="To"/> is bfloat16 and the
+    /// activations are on the kernels' device.
+    /// </summary>
+    public FusedKernels? Kernels { get; set; }
+
+    /// <summary>The kernels, if a forward over activations on <paramref name="device"/> can use them.</summary>
+    public FusedKernels? KernelsFor(Device device) =>
+        To == ScalarType.BFloat16 && Kernels is { } k && k.On(device) ? k : null;
+
+    public Tensor Linear(Linear layer, Tensor x) => Linear(x, layer.weight!, layer.bias);
+
+    /// <summary>x W^T (+ bias), in <see cref="To"/> when set.</summary>
+    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null) => To is not { } dtype
+        ? F.linear(x, weight, bias)
+        : F.linear(x.to(dtype), weight.to(dtype), bias?.to(dtype));
 }

@@ -21,8 +21,11 @@ public sealed class Decoder : nn.Module
     private readonly DerivedTensors _derived = new();
     private DecodingTables? _decoding;
 
+    private readonly Autocast _autocast;
+
     internal Decoder(Autocast autocast) : base(nameof(Decoder))
     {
+        _autocast = autocast;
         layers = nn.ModuleList(Enumerable.Range(0, LifeGptShape.Blocks)
             .Select(i => new Layer(i % 2 == 0 ? new Attention(autocast) : new FeedForward(autocast))).ToArray());
         rotary_pos_emb = new RotaryEmbedding();
@@ -33,19 +36,34 @@ public sealed class Decoder : nn.Module
     public Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var (cos, sin) = rotary_pos_emb.Tables(0, (int)x.shape[1]);
+        var rotary = TrainingRotary((int)x.shape[1], x.device);
         foreach (var layer in layers)
         {
             var normed = layer.Norm.forward(x);                       // x = x + block(LayerNorm(x))
             var y = layer.Block switch
             {
-                Attention a => a.forward(normed, cos, sin),
+                Attention a => a.forward(normed, rotary),
                 FeedForward f => f.forward(normed),
                 _ => throw new InvalidOperationException(),
             };
             x = x.add(y, Scalars.One);                                   // add(y) would make its alpha 1 unheld: see Scalars
         }
         return final_norm.forward(x).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Training's rotary for positions 0..length-1: with the fused kernels (where <see cref="Autocast.KernelsFor"/> gives
+    /// them) <see cref="RotaryEmbedding.Bfloat16Tables"/>; with libtorch's, <see cref="RotaryEmbedding.PassThroughTables"/>.
+    /// </summary>
+    private Attention.Rotary TrainingRotary(int length, Device device)
+    {
+        if (_autocast.KernelsFor(device) is { } kernels)
+        {
+            var (cos, sin, negatedSin) = rotary_pos_emb.Bfloat16Tables();
+            return new Attention.Rotary(null, null, new FusedRotary.Tables(kernels, cos, sin, negatedSin, length));
+        }
+        var (c, s) = rotary_pos_emb.PassThroughTables(length);
+        return new Attention.Rotary(c, s, null);
     }
 
     /// <summary>

@@ -28,7 +28,15 @@ public sealed class FeedForward : nn.Module
     // The two Linear fields are already registered inside "ff".
     protected override void RegisterComponents() { }
 
-    public Tensor forward(Tensor x) => _autocast.Linear(_out, F.gelu(_autocast.Linear(_in, x)));   // exact (erf) GELU
+    /// <summary>
+    /// Training's feed-forward of x [..., 256], computed on x's rows as a matrix [N, 256]: for a matrix cuBLAS adds the
+    /// bias in its GEMM's epilogue, where libtorch adds it in a separate kernel for [B, L, 256].
+    /// </summary>
+    public Tensor forward(Tensor x)
+    {
+        var rows = x.view(-1, LifeGptShape.Dim);
+        return _autocast.Linear(_out, F.gelu(_autocast.Linear(_in, rows))).view(x.shape);   // exact (erf) GELU
+    }
 
     /// <summary>
     /// Decoding: adds this block's output for its normed inputs [N, 256] to the residual stream. The bias and exact GELU

@@ -30,9 +30,9 @@ public static class FusedKernelCheck
 
     public static IReadOnlyList<Result> Run(FusedKernels kernels, Device device, int passBoards, int stepBatch, int stepPosition, int repeats)
     {
+        var results = TrainingAttention(kernels, device, trainingBoards: 8, repeats).ToList();
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
-        var results = new List<Result>();
         var generator = manual_seed(1);
         Tensor Random(params long[] shape) => randn(shape, ScalarType.Float32, device).to(ScalarType.BFloat16);
         long rows = (long)passBoards * (LifeGptShape.Context - 3);       // a speculative pass's positions: 2,068 a board
@@ -123,6 +123,48 @@ public static class FusedKernelCheck
         }
         GC.KeepAlive(generator);
         return results;
+    }
+
+    /// <summary>
+    /// Training's attention block, forward and backward, with the fused rotary (<see cref="FusedRotary"/>) against
+    /// libtorch's kernels (<see cref="Attention.forward"/> both ways, bfloat16 autocast over float32 weights): the output
+    /// and the gradients of the input and of q's weights. The two differ only in rounding: the libtorch side's projection is
+    /// a 2,048-row GEMM (with the rotated halves) where the fused side's has 1,536 rows.
+    /// </summary>
+    private static IEnumerable<Result> TrainingAttention(FusedKernels kernels, Device device, int trainingBoards, int repeats)
+    {
+        using var scope = NewDisposeScope();
+        var generator = manual_seed(2);
+        using var attention = new Attention(new Autocast { To = ScalarType.BFloat16 });
+        attention.to(device);
+        using var rotaryModule = new RotaryEmbedding();
+        rotaryModule.to(device);
+        int length = LifeGptShape.Context - 1;
+        var (cos, sin) = rotaryModule.PassThroughTables(length);
+        var (cos16, sin16, negatedSin16) = rotaryModule.Bfloat16Tables();
+        var libtorch = new Attention.Rotary(cos, sin, null);
+        var fused = new Attention.Rotary(null, null, new FusedRotary.Tables(kernels, cos16, sin16, negatedSin16, length));
+        var x = randn([trainingBoards, length, LifeGptShape.Dim], ScalarType.Float32, device);
+        var upstream = randn([trainingBoards, length, LifeGptShape.Dim], ScalarType.Float32, device);
+        (Tensor Output, Tensor InputGrad, Tensor WeightGrad) Run(Attention.Rotary rotary)
+        {
+            var input = x.detach().requires_grad_();
+            attention.zero_grad();
+            var output = attention.forward(input, rotary);
+            output.backward([upstream]);
+            return (output.detach(), input.grad!.detach(), attention.to_q.weight!.grad!.detach().clone());
+        }
+        var expected = Run(libtorch);
+        var actual = Run(fused);
+        string size = $"{trainingBoards} sequences x {length} positions";
+        GC.KeepAlive(generator);
+        return
+        [
+            Compare("training attention (forward + backward): output", size, expected.Output, actual.Output, AttentionUlps,
+                Time(() => Run(libtorch).Output, device, repeats), Time(() => Run(fused).Output, device, repeats)),
+            Compare("training attention: input's gradient", size, expected.InputGrad, actual.InputGrad, AttentionUlps, 0, 0),
+            Compare("training attention: q weights' gradient", size, expected.WeightGrad, actual.WeightGrad, AttentionUlps, 0, 0),
+        ];
     }
 
     private static Result Compare(string kernel, string size, Tensor expected, Tensor actual, double tolerance, double libtorchMs, double fusedMs)

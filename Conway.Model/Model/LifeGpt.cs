@@ -64,6 +64,12 @@ public sealed class LifeGpt : nn.Module<Tensor, Tensor>
     /// </summary>
     public ScalarType? AutocastTo { get => _autocast.To; set => _autocast.To = value; }
 
+    /// <summary>
+    /// Training: fused kernels for forward's rotary (<see cref="FusedRotary"/>) while <see cref="AutocastTo"/> is bfloat16
+    /// and the model is on their device; null (the default) keeps libtorch's.
+    /// </summary>
+    public FusedKernels? TrainingKernels { get => _autocast.Kernels; set => _autocast.Kernels = value; }
+
     /// <summary>The device the weights are on.</summary>
     public Device Device => net.token_emb.emb.weight!.device;
 

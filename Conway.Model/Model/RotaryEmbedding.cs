@@ -8,16 +8,15 @@ namespace Conway.Model;
 /// x2 = 16..31, out1 = x1 cos - x2 sin, out2 = x2 cos + x1 sin, that is x cos + <see cref="RotateHalf"/>(x) sin.
 /// The cos/sin tables for all 2071 positions are computed once (from the checkpoint's inv_freq buffer).
 /// <para>
-/// The one definition of the rotation: training applies it with <see cref="Apply"/>; decoding uses the same rotation
-/// folded into weights, each form derived here from <see cref="RotateHalf"/> and <see cref="Apply"/>: the rotate-half
-/// rows of a projection (<see cref="RotateHalfRows"/>, for a pass's <see cref="ApplyInPlace"/>) and each position's
-/// rotation as a matrix (<see cref="Matrices"/>, for a step).
+/// The one definition of the rotation is <see cref="Apply"/> with <see cref="RotateHalf"/>; training and decoding project
+/// the rotate-half with the weights (<see cref="RotateHalfRows"/>), for training's <see cref="ApplyWithRotatedHalves"/> and
+/// a pass's <see cref="ApplyInPlace"/>, and a step uses each position's rotation as a matrix (<see cref="Matrices"/>).
 /// </para>
 /// </summary>
 public sealed class RotaryEmbedding : nn.Module
 {
     private const int Half = LifeGptShape.RotaryDim / 2;
-    private Tensor? _cos, _sin;
+    private Tensor? _cos, _sin, _cos16, _sin16, _negatedSin16;
 
     public RotaryEmbedding() : base(nameof(RotaryEmbedding))
     {
@@ -38,6 +37,27 @@ public sealed class RotaryEmbedding : nn.Module
         if (_cos is null || _cos.device_type != InvFreq.device_type || _cos.device_index != InvFreq.device_index)
             PrecomputeTables(InvFreq.device);
         return (_cos!.narrow(0, start, length), _sin!.narrow(0, start, length));
+    }
+
+    /// <summary>
+    /// The tables in bfloat16 for all 2071 positions, [2071, 32], and -sin (a rotation's inverse): what the fused kernels
+    /// read (training's <see cref="Kernels.FusedRotary"/>). Made at the first call on a device and owned by this module,
+    /// since a backward pass reads them after the forward that used them has returned.
+    /// </summary>
+    public (Tensor Cos, Tensor Sin, Tensor NegatedSin) Bfloat16Tables()
+    {
+        using var scope = NewDisposeScope();
+        var (cos, sin) = Tables(0, LifeGptShape.Context);
+        if (_cos16 is null || _cos16.device_type != cos.device_type || _cos16.device_index != cos.device_index)
+        {
+            _cos16?.Dispose();
+            _sin16?.Dispose();
+            _negatedSin16?.Dispose();
+            _cos16 = cos.to(ScalarType.BFloat16).DetachFromDisposeScope();
+            _sin16 = sin.to(ScalarType.BFloat16).DetachFromDisposeScope();
+            _negatedSin16 = _sin16.neg().DetachFromDisposeScope();
+        }
+        return (_cos16, _sin16!, _negatedSin16!);
     }
 
     /// <summary>
@@ -66,6 +86,29 @@ public sealed class RotaryEmbedding : nn.Module
         var c = cos.to(x.dtype);
         var s = sin.to(x.dtype);
         return cat([(rot * c).add_(rotatedHalf * s, Scalars.One), pass], -1);
+    }
+
+    /// <summary>
+    /// Training's form of <see cref="Apply"/>, for heads x [B, L, N, 64] and the rotate-half of their rotary channels
+    /// [B, L, N, 32] (projected with <see cref="RotateHalfRows"/>), with tables from <see cref="PassThroughTables"/>: each head
+    /// is two halves [2, 32], multiplied by (cos, 1) and added to rotate_half times (sin, 0), so channels 32..63 pass
+    /// through unchanged. Two kernels, out of place, no slice or concatenation for autograd to undo.
+    /// </summary>
+    public static Tensor ApplyWithRotatedHalves(Tensor x, Tensor rotatedHalves, Tensor cos, Tensor sin)
+    {
+        long b = x.shape[0], l = x.shape[1], n = x.shape[2];
+        var halves = x.view(b, l, n, 2, LifeGptShape.RotaryDim);
+        return halves.mul(cos.to(x.dtype)).addcmul_(rotatedHalves.unsqueeze(3), sin.to(x.dtype), Scalars.One).view(b, l, n, LifeGptShape.HeadDim);
+    }
+
+    /// <summary>
+    /// cos and sin [L, 1, 2, 32] for positions 0..L-1 and <see cref="ApplyWithRotatedHalves"/>: the rotary channels' angles,
+    /// then 1 and 0 for the channels that pass through.
+    /// </summary>
+    public (Tensor Cos, Tensor Sin) PassThroughTables(int length)
+    {
+        var (cos, sin) = Tables(0, length);
+        return (stack([cos, ones_like(cos)], 1).unsqueeze(1), stack([sin, zeros_like(sin)], 1).unsqueeze(1));
     }
 
     /// <summary>(-x2, x1) of rotary channels x [..., 32] (x1 = channels 0..15, x2 = 16..31).</summary>
@@ -104,6 +147,9 @@ public sealed class RotaryEmbedding : nn.Module
     {
         _cos?.Dispose();
         _sin?.Dispose();
+        _cos16?.Dispose();
+        _sin16?.Dispose();
+        _negatedSin16?.Dispose();
         base.Dispose(disposing);
     }
 }
