@@ -36,8 +36,9 @@ internal sealed class BatchPipeline(Func<int, Board[]> boards, Device device) : 
         using (sequences) return sequences.pin_memory();
     });
 
+    /// <summary>Frees the batch made ahead for a step that did not run (a run stopped early); a failure to make it is moot.</summary>
     public void Dispose()
     {
-        if (_next is { } pending) pending.Sequences.ContinueWith(t => t.Result.Dispose(), TaskContinuationOptions.OnlyOnRanToCompletion).Wait();
+        if (_next is { } pending) pending.Sequences.ContinueWith(t => { if (t.IsCompletedSuccessfully) t.Result.Dispose(); }).Wait();
     }
 }
