@@ -40,8 +40,7 @@ public sealed unsafe class FusedKernels
     }
 
     /// <summary>Whether these kernels can decode with these weights: bfloat16 on their device.</summary>
-    public bool Fit(Tensor weights) =>
-        weights.dtype == ScalarType.BFloat16 && weights.device_type == DeviceType.CUDA && weights.device_index == _deviceIndex;
+    public bool Fit(Tensor weights) => weights.dtype == ScalarType.BFloat16 && On(weights.device);
 
     /// <summary>Whether these kernels run on <paramref name="device"/>.</summary>
     public bool On(Device device) => device.type == DeviceType.CUDA && device.index == _deviceIndex;

@@ -44,7 +44,23 @@ public sealed class Attention : nn.Module
     /// Training's rotary for a forward: tables for <see cref="RotaryEmbedding.ApplyWithRotatedHalves"/> (libtorch's
     /// kernels), or the fused kernels' (<see cref="Fused"/> set).
     /// </summary>
-    internal sealed record Rotary(Tensor? Cos, Tensor? Sin, FusedRotary.Tables? Fused);
+    internal sealed record Rotary(Tensor? Cos, Tensor? Sin, FusedRotary.Tables? Fused)
+    {
+        /// <summary>
+        /// For positions 0..length-1: with <paramref name="kernels"/>, <see cref="RotaryEmbedding.Bfloat16Tables"/> for
+        /// <see cref="FusedRotary"/>; without, <see cref="RotaryEmbedding.PassThroughTables"/>.
+        /// </summary>
+        public static Rotary For(RotaryEmbedding rotary, int length, FusedKernels? kernels)
+        {
+            if (kernels is null)
+            {
+                var (cos, sin) = rotary.PassThroughTables(length);
+                return new Rotary(cos, sin, null);
+            }
+            var (cos16, sin16, negatedSin16) = rotary.Bfloat16Tables();
+            return new Rotary(null, null, new FusedRotary.Tables(kernels, cos16, sin16, negatedSin16, length));
+        }
+    }
 
     /// <summary>
     /// Training's attention over x [B, L, 256]. Built for autograd's memory traffic, where slicing and concatenating

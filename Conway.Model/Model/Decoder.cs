@@ -36,7 +36,7 @@ public sealed class Decoder : nn.Module
     public Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var rotary = TrainingRotary((int)x.shape[1], x.device);
+        var rotary = Attention.Rotary.For(rotary_pos_emb, (int)x.shape[1], _autocast.KernelsFor(x.device));
         foreach (var layer in layers)
         {
             var normed = layer.Norm.forward(x);                       // x = x + block(LayerNorm(x))
@@ -49,21 +49,6 @@ public sealed class Decoder : nn.Module
             x = x.add(y, Scalars.One);                                   // add(y) would make its alpha 1 unheld: see Scalars
         }
         return final_norm.forward(x).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// Training's rotary for positions 0..length-1: with the fused kernels (where <see cref="Autocast.KernelsFor"/> gives
-    /// them) <see cref="RotaryEmbedding.Bfloat16Tables"/>; with libtorch's, <see cref="RotaryEmbedding.PassThroughTables"/>.
-    /// </summary>
-    private Attention.Rotary TrainingRotary(int length, Device device)
-    {
-        if (_autocast.KernelsFor(device) is { } kernels)
-        {
-            var (cos, sin, negatedSin) = rotary_pos_emb.Bfloat16Tables();
-            return new Attention.Rotary(null, null, new FusedRotary.Tables(kernels, cos, sin, negatedSin, length));
-        }
-        var (c, s) = rotary_pos_emb.PassThroughTables(length);
-        return new Attention.Rotary(c, s, null);
     }
 
     /// <summary>

@@ -140,10 +140,8 @@ public static class FusedKernelCheck
         using var rotaryModule = new RotaryEmbedding();
         rotaryModule.to(device);
         int length = LifeGptShape.Context - 1;
-        var (cos, sin) = rotaryModule.PassThroughTables(length);
-        var (cos16, sin16, negatedSin16) = rotaryModule.Bfloat16Tables();
-        var libtorch = new Attention.Rotary(cos, sin, null);
-        var fused = new Attention.Rotary(null, null, new FusedRotary.Tables(kernels, cos16, sin16, negatedSin16, length));
+        var libtorch = Attention.Rotary.For(rotaryModule, length, null);
+        var fused = Attention.Rotary.For(rotaryModule, length, kernels);
         var x = randn([trainingBoards, length, LifeGptShape.Dim], ScalarType.Float32, device);
         var upstream = randn([trainingBoards, length, LifeGptShape.Dim], ScalarType.Float32, device);
         (Tensor Output, Tensor InputGrad, Tensor WeightGrad) Run(Attention.Rotary rotary)
