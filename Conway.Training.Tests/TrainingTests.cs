@@ -216,6 +216,25 @@ public sealed class TrainingTests
         Assert.Contains("holds AdamW's moments per tensor (written before the parameters were one buffer); they start afresh", log.ToString());
     }
 
+    [CudaFact]
+    public void A_run_resumed_on_cuda_steps_with_its_reloaded_moments_on_the_gpu()
+    {
+        using var folder = new TempFolder();
+        var options = new TrainOptions
+        {
+            Steps = 2, Batch = 1, WarmupSteps = 1, Seed = 11, Device = "cuda", OutDir = folder.Path,
+            LogEvery = 1000, EvalEvery = 1000, EvalBoards = 1, CheckpointEvery = 1000,
+        };
+        new Trainer(options with { MaxMinutes = 0 }, TextWriter.Null).Run();
+
+        var log = new StringWriter();
+        var resumed = new Trainer(options, log).Run();   // before the fix: "Expected all tensors to be on the same device"
+
+        Assert.Equal(2, resumed.Steps);
+        Assert.Contains("resuming at step 1", log.ToString());
+        Assert.DoesNotContain("start afresh", log.ToString());
+    }
+
     private sealed class Recorder(List<TrainingProgress> reports) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => reports.Add(value);
@@ -255,3 +274,12 @@ public sealed class TrainingTests
 /// </summary>
 [CollectionDefinition(nameof(TrainingTests), DisableParallelization = true)]
 public sealed class TrainingCollection;
+
+/// <summary>A fact that needs a CUDA device: skipped, with the reason, elsewhere.</summary>
+public sealed class CudaFactAttribute : FactAttribute
+{
+    public CudaFactAttribute()
+    {
+        if (!cuda.is_available()) Skip = "needs a CUDA GPU: it resumes a run on CUDA";
+    }
+}

@@ -102,7 +102,7 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
         using var flat = new FlatParameters(parameters, o.ClipNorm);
         using var optimizer = optim.AdamW([flat.All], o.LearningRate, 0.9, 0.95, weight_decay: o.WeightDecay);
         bool resumed = step > 0;
-        if (resumed) LoadOptimizer(optimizer, flatMoments);
+        if (resumed) LoadOptimizer(optimizer, flatMoments, flat.All.device);
         using var evalData = Sequences(TrainingBoards.Batch(o.Seed + 7919, -1, o.EvalBoards), device);
 
         log.WriteLine($"train: {parameters.Sum(p => p.NumberOfElements):N0} parameters on {device}, precision {o.Precision}, " +
@@ -190,11 +190,35 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
     /// buffer (<see cref="FlatParameters"/>; its moments are per tensor, and state.json does not say
     /// <see cref="TrainState.FlatOptimizer"/>), starts them afresh with a warning.
     /// </summary>
-    private void LoadOptimizer(TorchSharp.Modules.OptimizerHelper optimizer, bool flatMoments)
+    private void LoadOptimizer(TorchSharp.Modules.OptimizerHelper optimizer, bool flatMoments, Device device)
     {
         if (!File.Exists(OptimizerPath)) log.WriteLine($"warning: no {OptimizerPath}; AdamW's moments start afresh");
         else if (!flatMoments) log.WriteLine($"warning: {OptimizerPath} holds AdamW's moments per tensor (written before the parameters were one buffer); they start afresh");
-        else optimizer.load_py(OptimizerPath);
+        else
+        {
+            optimizer.load_py(OptimizerPath);
+            MomentsTo(optimizer, device);
+        }
+    }
+
+    /// <summary>
+    /// load_py makes AdamW's moments on the CPU and TorchSharp's <c>State.to</c> drops the moved tensors, so a run
+    /// resumed on CUDA would step CPU moments against CUDA gradients: move them here.
+    /// </summary>
+    private static void MomentsTo(TorchSharp.Modules.OptimizerHelper optimizer, Device device)
+    {
+        foreach (var state in optimizer.state_dict().State.Cast<TorchSharp.Modules.AdamW.State>())
+        {
+            (state.exp_avg, state.exp_avg_sq) = (Moved(state.exp_avg), Moved(state.exp_avg_sq));
+        }
+
+        Tensor Moved(Tensor moment)
+        {
+            if (moment.device_type == device.type && moment.device_index == device.index) return moment;
+            var moved = moment.to(device).DetachFromDisposeScope();
+            moment.Dispose();
+            return moved;
+        }
     }
 
     /// <summary>Linear warm-up to the peak rate, then a cosine down to the floor at the last step (step Steps - 1).</summary>
