@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using Conway.Boards;
 using Conway.Checkpoints;
+using Conway.Codec;
 using Conway.Model;
 using static TorchSharp.torch;
 
@@ -216,6 +217,31 @@ public sealed class TrainingTests
         Assert.Contains("holds AdamW's moments per tensor (written before the parameters were one buffer); they start afresh", log.ToString());
     }
 
+    [Fact]
+    public void Held_out_accuracy_in_chunks_is_the_accuracy_of_each_board_alone()
+    {
+        using var model = new LifeGpt();
+        Checkpoint.Load(model, ShippedModel());
+        // a whole chunk and a remainder; board i's target has i cells flipped, so the shipped model (right on these boards)
+        // gets 1024 - i cells of it right and only board 0 exact
+        var boards = TrainingBoards.Batch(3, 0, (int)Trainer.EvalChunk(TorchSharp.DeviceType.CPU) + 1);
+        var targets = boards.Select((b, i) => Enumerable.Range(0, i).Aggregate(LifeRule.Step(b),
+            (t, k) => t.With(k, 3 * k, !t[k, 3 * k]))).ToArray();
+        using var all = LifeGptCodec.Sequences(boards, targets, CPU);
+
+        var together = Trainer.Evaluate(model, all);
+        var alone = boards.Select((_, i) =>
+        {
+            using var one = all.narrow(0, i, 1);
+            return Trainer.Evaluate(model, one);
+        }).ToArray();
+
+        Assert.Equal(alone.Average(a => a.Cells), together.Cells, 12);
+        Assert.Equal(alone.Average(a => a.Boards), together.Boards, 12);
+        Assert.Equal(1.0 / boards.Length, together.Boards, 12);
+        Assert.True(alone.Select(a => a.Cells).Distinct().Count() > 1, "the boards should differ in how many cells are right");
+    }
+
     [CudaFact]
     public void A_run_resumed_on_cuda_steps_with_its_reloaded_moments_on_the_gpu()
     {
@@ -233,6 +259,14 @@ public sealed class TrainingTests
         Assert.Equal(2, resumed.Steps);
         Assert.Contains("resuming at step 1", log.ToString());
         Assert.DoesNotContain("start afresh", log.ToString());
+    }
+
+    /// <summary>models/lifegpt.safetensors, in the first folder above the test binaries that holds Conway.sln.</summary>
+    private static string ShippedModel()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Conway.sln"))) return Path.Combine(dir.FullName, "models", "lifegpt.safetensors");
+        throw new InvalidOperationException($"No Conway.sln above {AppContext.BaseDirectory}.");
     }
 
     private sealed class Recorder(List<TrainingProgress> reports) : IProgress<TrainingProgress>
@@ -283,3 +317,4 @@ public sealed class CudaFactAttribute : FactAttribute
         if (!cuda.is_available()) Skip = "needs a CUDA GPU: it resumes a run on CUDA";
     }
 }
+

@@ -229,16 +229,19 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
         return o.MinLearningRate + 0.5 * (o.LearningRate - o.MinLearningRate) * (1 + Math.Cos(Math.PI * cosineDone));
     }
 
-    /// <summary>Teacher-forced accuracy: the argmax at every next-state cell given the true cells before it.</summary>
+    /// <summary>
+    /// Teacher-forced accuracy: the argmax at every next-state cell given the true cells before it. Boards go through
+    /// the model <see cref="EvalChunk"/> at a time.
+    /// </summary>
     public static Accuracy Evaluate(LifeGpt model, Tensor sequences)
     {
         using var _ = inference_mode();
         model.eval();
-        long cellsRight = 0, boardsRight = 0, boards = sequences.shape[0];
-        for (long start = 0; start < boards; start += 64)
+        long cellsRight = 0, boardsRight = 0, boards = sequences.shape[0], chunk = EvalChunk(sequences.device_type);
+        for (long start = 0; start < boards; start += chunk)
         {
             using var scope = NewDisposeScope();
-            var batch = sequences.narrow(0, start, Math.Min(64, boards - start));
+            var batch = sequences.narrow(0, start, Math.Min(chunk, boards - start));
             var predicted = model.forward(batch.narrow(1, 0, LifeGptCodec.CellsEnd - 1))
                 .narrow(1, LifeGptCodec.PromptLength - 1, Board.Cells).argmax(-1);
             var right = predicted.eq(batch.narrow(1, LifeGptCodec.PromptLength, Board.Cells));
@@ -248,6 +251,13 @@ public sealed class Trainer(TrainOptions o, TextWriter log, IProgress<TrainingPr
         model.train();
         return new Accuracy((double)cellsRight / (boards * Board.Cells), (double)boardsRight / boards);
     }
+
+    /// <summary>
+    /// Boards per forward pass of <see cref="Evaluate"/>: 64 on CUDA (flash attention); 4 on the CPU, whose attention
+    /// materialises a [boards, 8, 2070, 2070] float32 score matrix a layer (8.8 GB at 64 boards, which with its softmax
+    /// ended a run on a 24 GB machine at its first evaluation; 0.55 GB at 4).
+    /// </summary>
+    internal static long EvalChunk(DeviceType device) => device == DeviceType.CUDA ? 64 : 4;
 
     /// <summary>Full training sequences [B, 2071] for boards and their exact next states.</summary>
     internal static Tensor Sequences(IReadOnlyList<Board> boards, Device device)

@@ -11,11 +11,11 @@
 #   bash gpu/mining.sh grade      grade BOARDS fresh boards (seed GRADE_SEED, never used before) with the fine-tuned
 #                                 model and MODEL; returns the fine-tuned model in two pieces (cat them to rejoin)
 #   bash gpu/mining.sh report     docs/ACCURACY.md's two runs for MODEL: BOARDS random boards (seed REPORT_SEED), the named
-#                                 patterns and 100 soups of 1,000 steps; then the LifeGPT test sets (in PAPER)
+#                                 patterns and SOUPS soups of SOUP_STEPS steps; then the LifeGPT test sets (in PAPER)
 #   bash gpu/mining.sh master     returns the fine-tuned run's float32 checkpoint in four pieces (51 MB)
 # Defaults: MODEL=models/lifegpt.safetensors BASE_STEPS=6000 MIN_LR=1e-5 BOARDS=100000 MINE_SEED=20261203
-# GRADE_SEED=20261204 REPORT_SEED=20261207 STEPS=300 BATCH=64 EVAL_BOARDS=256 MINUTES=8 EVAL_BATCH=256 PAPER=/tmp/lifegpt. The shipped
-# model's steps: models/lifegpt.md.
+# GRADE_SEED=20261204 REPORT_SEED=20261207 SOUPS=100 SOUP_STEPS=1000 STEPS=300 BATCH=64 EVAL_BOARDS=256 MINUTES=8
+# EVAL_BATCH=256 PAPER=/tmp/lifegpt. The shipped model's steps and seeds: models/lifegpt.md.
 # A call brings back at most 8 files, so the logs, lists, cards and reports of every step so far go into one
 # $OUT/results.tar (tar -xf it); only models travel beside it.
 # Off the GPU machine (a plumbing check with tiny sizes) set CONWAY to the command that runs conway and DEVICE=cpu.
@@ -37,7 +37,7 @@ trap 'tar -cf "$out/results.tar" -C "$results" .' EXIT
 
 case ${1:-} in
   base)
-    conway train --steps "${BASE_STEPS:-6000}" --min-lr "${MIN_LR:-1e-5}" --log-every 50 --eval-every 500 --device "$device" \
+    conway train --steps "${BASE_STEPS:-6000}" --batch "${BATCH:-64}" --min-lr "${MIN_LR:-1e-5}" --log-every 50 --eval-every 500 --device "$device" \
       --max-minutes "${MINUTES:-8}" --out "$work/base" --export "$work/base.safetensors" || exit 1
     keep base.train.csv "$work/base/train.csv" ;;
   mine)
@@ -54,8 +54,8 @@ case ${1:-} in
     keep finetuned-accuracy.md "$work/grade-finetuned/accuracy.md"; keep model-accuracy.md "$work/grade-model/accuracy.md"
     split -b 13M "$tuned" "$out/finetuned.safetensors.part-" ;;
   report)
-    conway eval --model "$model" --seed "${REPORT_SEED:-20261207}" --boards "$boards" --batch 1024 --device "$device" --soups 100 \
-      --soup-steps 1000 --out "$work/report-random"
+    conway eval --model "$model" --seed "${REPORT_SEED:-20261207}" --boards "$boards" --batch 1024 --device "$device" --soups "${SOUPS:-100}" \
+      --soup-steps "${SOUP_STEPS:-1000}" --out "$work/report-random"
     conway eval --model "$model" --boards 0 --skip-patterns --device "$device" --out "$work/report-paper" \
       --paper-10 "$paper/conway_test_states_32by32_20240716_151502.csv" --paper-250 "$paper/conway_test_states_32by32_20240827_172807.csv"
     for part in random paper; do
