@@ -221,7 +221,7 @@ public sealed class TrainingTests
     public void Held_out_accuracy_in_chunks_is_the_accuracy_of_each_board_alone()
     {
         using var model = new LifeGpt();
-        Checkpoint.Load(model, ShippedModel());
+        Checkpoint.Load(model, Repository.ShippedModel);
         // a whole chunk and a remainder; board i's target has i cells flipped, so the shipped model (right on these boards)
         // gets 1024 - i cells of it right and only board 0 exact
         var boards = TrainingBoards.Batch(3, 0, (int)Trainer.EvalChunk(TorchSharp.DeviceType.CPU) + 1);
@@ -259,14 +259,6 @@ public sealed class TrainingTests
         Assert.Equal(2, resumed.Steps);
         Assert.Contains("resuming at step 1", log.ToString());
         Assert.DoesNotContain("start afresh", log.ToString());
-    }
-
-    /// <summary>models/lifegpt.safetensors, in the first folder above the test binaries that holds Conway.sln.</summary>
-    private static string ShippedModel()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Conway.sln"))) return Path.Combine(dir.FullName, "models", "lifegpt.safetensors");
-        throw new InvalidOperationException($"No Conway.sln above {AppContext.BaseDirectory}.");
     }
 
     private sealed class Recorder(List<TrainingProgress> reports) : IProgress<TrainingProgress>
