@@ -32,7 +32,7 @@ public static class BenchCommand
 
     private sealed record Settings(
         string[] Models, string Device, string Precision, string[] Kernels, DecodeStrategy[] Strategies, int[] BatchesSpeculative, int[] BatchesPlain,
-        int Repeats, int Seed, int? MaxPasses, bool? ReuseCache, string? Out, int Agreement);
+        int Repeats, int Seed, int? MaxPasses, bool? ReuseCache, string? Out, int Agreement, bool[] CapturedSteps);
 
     public static Command Create()
     {
@@ -49,10 +49,11 @@ public static class BenchCommand
         var reuseCache = CliOptions.Choice("--reuse-cache", "auto", "speculative decoding: later passes re-score from the earliest re-drafted cell over a KV cache (yes) or the whole sequence (no); auto: yes on the CPU, no on CUDA", ["auto", "yes", "no"]);
         var output = CliOptions.Text("--out", null, "also write the table to this file [default: none, stdout only]", "FILE");
         var agreement = CliOptions.Whole("--agreement", 0, "a row per checkpoint: on this many boards, how often speculative and autoregressive decoding agree (0: no row)");
+        var capturedSteps = CliOptions.ChoiceList("--captured-steps", "yes", $"plain decoding of up to {GreedySteps.MaxBatch} boards on the fused kernels: each step a replay of one captured CUDA graph (yes), step by step (no), or both (yes,no: a row each)", ["yes", "no"]);
 
         var command = new Command("bench", "time greedy decoding (strategy x batch) against the floors of the card it runs on")
         {
-            models, device, precision, kernels, strategies, batchesSpeculative, batchesPlain, repeats, seed, maxPasses, reuseCache, output, agreement,
+            models, device, precision, kernels, strategies, batchesSpeculative, batchesPlain, repeats, seed, maxPasses, reuseCache, output, agreement, capturedSteps,
         };
         command.SetAction(parsed => Run(new Settings(
             parsed.GetRequiredValue(models).Split(','), parsed.GetRequiredValue(device), parsed.GetRequiredValue(precision),
@@ -60,7 +61,8 @@ public static class BenchCommand
             CliOptions.Choices(parsed.GetRequiredValue(strategies), DecodingChoices.Strategies)!.Select(DecodingChoices.Strategy).ToArray(),
             CliOptions.Wholes(parsed.GetRequiredValue(batchesSpeculative))!, CliOptions.Wholes(parsed.GetRequiredValue(batchesPlain))!,
             parsed.GetValue(repeats), parsed.GetValue(seed), parsed.GetValue(maxPasses) is > 0 and var m ? m : null,
-            parsed.GetRequiredValue(reuseCache) switch { "yes" => true, "no" => false, _ => null }, parsed.GetValue(output), parsed.GetValue(agreement)),
+            parsed.GetRequiredValue(reuseCache) switch { "yes" => true, "no" => false, _ => null }, parsed.GetValue(output), parsed.GetValue(agreement),
+            CliOptions.Choices(parsed.GetRequiredValue(capturedSteps), ["yes", "no"])!.Select(c => c == "yes").ToArray()),
             parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error));
         return command;
     }
@@ -88,10 +90,13 @@ public static class BenchCommand
                 string kernelsUsed = predictor.Model.Kernels.Name;
                 foreach (var strategy in s.Strategies)
                 {
-                    foreach (int batch in strategy == DecodeStrategy.Speculative ? s.BatchesSpeculative : s.BatchesPlain)
+                    var runs = (strategy == DecodeStrategy.Speculative ? s.BatchesSpeculative : s.BatchesPlain)
+                        .SelectMany(batch => (Captures(strategy, batch, kernelsUsed) ? s.CapturedSteps : [true]).Select(captured => (batch, captured)));
+                    foreach (var (batch, captured) in runs)
                     {
                         progress.Update("rows", rows.Count, total, $"now {checkpoint}, {strategy.ToString().ToLowerInvariant()}, batch {batch}");
-                        var options = DecodeOptions.Greedy with { Strategy = strategy, MaxPasses = s.MaxPasses, ReuseCacheAcrossPasses = s.ReuseCache };
+                        var options = DecodeOptions.Greedy with { Strategy = strategy, MaxPasses = s.MaxPasses, ReuseCacheAcrossPasses = s.ReuseCache, CapturedSteps = captured };
+                        string kernelsColumn = !Captures(strategy, batch, kernelsUsed) ? kernelsUsed : captured ? $"{kernelsUsed}, captured steps" : $"{kernelsUsed}, step by step";
                         var (boardsPerSecond, p50, slowest, predictions, boards) = Measure(predictor, batch, options, s.Repeats, s.Seed);
                         int agree = predictions.Zip(boards).Count(p => p.First.Next.Equals(LifeRule.Step(p.Second)));   // the last run
                         double floor = strategy == DecodeStrategy.Autoregressive ? bandwidth / BytesPerBoardPlain : flops / FlopsPerBoardPass;
@@ -99,7 +104,7 @@ public static class BenchCommand
                             ? string.Create(CultureInfo.InvariantCulture, $"{predictions.Average(p => p.Passes ?? 0):F2} / {predictions.Max(p => p.Passes ?? 0)}") + (predictions.Sum(p => p.PlainCells ?? 0) is > 0 and var plain ? $" (+{plain} plain cells)" : "")
                             : "-";
                         string row = string.Create(CultureInfo.InvariantCulture,
-                            $"| {checkpoint} | {kernelsUsed} | {strategy.ToString().ToLowerInvariant()} | {batch} | {boardsPerSecond:F1} | {p50 * 1000:F1} | {slowest * 1000:F1} | {GpuMemory(target)} | {boardsPerSecond / floor:P1} of {floor:F0} | {passes} | {agree}/{batch} |");
+                            $"| {checkpoint} | {kernelsColumn} | {strategy.ToString().ToLowerInvariant()} | {batch} | {boardsPerSecond:F1} | {p50 * 1000:F1} | {slowest * 1000:F1} | {GpuMemory(target)} | {boardsPerSecond / floor:P1} of {floor:F0} | {passes} | {agree}/{batch} |");
                         rows.Add(row);
                         progress.Line(row);
                     }
@@ -125,6 +130,10 @@ public static class BenchCommand
         if (s.Out is not null) File.WriteAllText(s.Out, table.ToString());
         return 0;
     }
+
+    /// <summary>Whether <see cref="DecodeOptions.CapturedSteps"/> decides how this row decodes.</summary>
+    private static bool Captures(DecodeStrategy strategy, int batch, string kernels) =>
+        strategy == DecodeStrategy.Autoregressive && kernels == "fused" && batch <= GreedySteps.MaxBatch;
 
     /// <summary>Times <paramref name="repeats"/> decodes of one batch after a warm-up; boards/s at the median.</summary>
     private static (double BoardsPerSecond, double P50, double Slowest, IReadOnlyList<Prediction> Last, Board[] Boards) Measure(

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Conway.Cli.CommandLine;
+using Conway.Decoding;
 using Conway.Kernels;
 using Conway.Model;
 using TorchSharp;
@@ -37,7 +38,7 @@ public static class KernelsCommand
         var choice = KernelChoice.For("auto", device, torch.ScalarType.BFloat16);
         error.WriteLine($"kernels: {device}: {choice.Description}");
         if (choice.Kernels is not { } kernels) return 1;
-        var results = FusedKernelCheck.Run(kernels, device, boards, batch, position, repeats);
+        var results = FusedKernelCheck.Run(kernels, device, boards, batch, position, repeats).Concat(CapturedStepCheck.Run(kernels, device)).ToArray();
         output.WriteLine($"Fused kernels against libtorch on {device} ({kernels.Description}), {DateTime.UtcNow:yyyy-MM-dd}, random bfloat16 inputs, mean of {repeats} synchronised runs");
         output.WriteLine();
         output.WriteLine("| kernel | size | max difference (bf16 ulps) | tolerance (ulps) | max abs. difference | libtorch ms | fused ms | speed-up |");

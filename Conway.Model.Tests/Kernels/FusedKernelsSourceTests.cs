@@ -14,7 +14,8 @@ public sealed class FusedKernelsSourceTests
         var bound = Regex.Matches(File.ReadAllText(Path.Combine(Repository.Root, "Conway.Model", "Kernels", "FusedKernels.cs")), @"driver\.Function\(module, ""(\w+)""\)")
             .Select(m => m.Groups[1].Value).Order();
 
-        Assert.Equal(["add_layer_norm", "attend_combine", "attend_step", "rotary_pass", "rotary_step"], defined);
+        Assert.Equal(["add_layer_norm", "attend_combine", "attend_step", "attend_step_at", "rotary_pass", "rotary_step",
+            "step_choose", "step_embed", "step_ff_in", "step_ff_out", "step_out", "step_qkv"], defined);
         Assert.Equal(defined, bound);
     }
 
@@ -29,6 +30,22 @@ public sealed class FusedKernelsSourceTests
     public void TheEmbeddedSource_NeedsNoHeader()
     {
         Assert.DoesNotContain("#include", FusedKernels.Source());
+    }
+
+    [Fact]
+    public void TheCapturedStepsBatchLimit_IsTheKernelsStepBatch()
+    {
+        Assert.Matches($@"#define STEP_BATCH {GreedySteps.MaxBatch}\b", FusedKernels.Source());
+    }
+
+    [Theory]
+    [InlineData(1, 132, 64)]
+    [InlineData(8, 132, 64)]
+    [InlineData(8, 16, 8)]
+    [InlineData(3, 1, 1)]
+    public void CapturedStepsSplitAttention_InFourBlocksAMultiprocessor_AtMost64(int batch, int multiprocessors, int splits)
+    {
+        Assert.Equal(splits, GreedySteps.Splits(batch, multiprocessors));
     }
 
     [Theory]
@@ -46,6 +63,7 @@ public sealed class FusedKernelsSourceTests
         Assert.Equal(0, chunk % 32);
         Assert.True(splits * chunk >= length, "the splits cover every position");
         Assert.True((splits - 1) * chunk < length, "no split is empty");
+        Assert.InRange(splits, 1, FusedKernels.MaxSplits);
         Assert.True(batch * splits >= Math.Min(4 * multiprocessors, batch * ((length + 63) / 64)),
             $"{batch} x {splits} blocks: four a multiprocessor, unless splits would be shorter than 64 positions");
     }

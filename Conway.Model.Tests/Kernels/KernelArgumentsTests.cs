@@ -42,6 +42,14 @@ public sealed class KernelArgumentsTests
     }
 
     [Fact]
+    public void TokensThatAreNotInt64_AreRejected_NamingTheirDtype()
+    {
+        using var cells = zeros(2, 1024, ScalarType.Int32);
+
+        Assert.StartsWith("cells must be Int64, not Int32", Assert.Throws<ArgumentException>(() => KernelArguments.Tokens(cells, 1024, 0, "cells")).Message);
+    }
+
+    [Fact]
     public void ATensorRightInEveryOtherWay_OnTheCpu_IsRejected_NamingTheDevice()
     {
         using var x = zeros(4, 256, ScalarType.BFloat16);

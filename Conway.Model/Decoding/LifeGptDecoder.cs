@@ -26,7 +26,7 @@ public sealed class LifeGptDecoder(LifeGpt model)
         var uniforms = CellSampler.Uniforms(boards.Count, options, model.Device);   // sampling: each board's own stream
         bool cellsOnly = options.IsGreedy && !options.IncludeProbabilities;   // then '0' and '1' are all the logits needed
         var (cells, pAlive, passes, plainCells) = options.Strategy == DecodeStrategy.Autoregressive
-            ? Autoregressive(boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, cancellation)
+            ? Autoregressive(boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, cellsOnly && options.CapturedSteps, cancellation)
             : Speculative(boards, sampler, uniforms, options, cellsOnly, cancellation);
 
         var next = LifeGptCodec.Boards(cells);
@@ -34,9 +34,12 @@ public sealed class LifeGptDecoder(LifeGpt model)
         return next.Select((b, i) => new Prediction(b, probabilities?[i]) { Passes = passes?[i], PlainCells = plainCells?[i] }).ToArray();
     }
 
-    /// <summary>Plain decoding: a prefill over the prompts, then one model step per cell for the whole batch.</summary>
+    /// <summary>
+    /// Plain decoding: a prefill over the prompts, then one model step per cell for the whole batch; greedy steps as
+    /// replays of one captured graph where <paramref name="captured"/> and the model can (<see cref="LifeGpt.CaptureGreedySteps"/>).
+    /// </summary>
     private (Tensor Cells, Tensor? PAlive, int[]? Passes, int[]? PlainCells) Autoregressive(IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
-        bool withProbabilities, bool cellsOnly, CancellationToken cancellation)
+        bool withProbabilities, bool cellsOnly, bool captured, CancellationToken cancellation)
     {
         long batch = boards.Count;
         using var cache = new KvCache(batch, model.Dtype, model.Device);
@@ -44,6 +47,13 @@ public sealed class LifeGptDecoder(LifeGpt model)
         var pAlive = withProbabilities ? empty(batch, Board.Cells, ScalarType.Float32, model.Device) : null;
 
         var logits = model.Pass(LifeGptCodec.Prompts(boards, model.Device), 0, cache, LifeGptCodec.PromptLength - 1, cellsOnly, cancellation);
+        using var steps = captured ? model.CaptureGreedySteps(cells, cache) : null;
+        if (steps is not null)
+        {
+            cells.narrow(1, 0, 1).copy_(sampler.Choose(logits, null));
+            steps.Run(1, Board.Cells, cancellation);
+            return (cells, null, null, null);
+        }
         for (int i = 0; i < Board.Cells; i++)
         {
             cancellation.ThrowIfCancellationRequested();                   // host-side: costs no synchronisation

@@ -43,6 +43,12 @@ public sealed record DecodeOptions
     /// yes, on CUDA no; <see cref="SpeculativeRun"/> says why).
     /// </summary>
     public bool? ReuseCacheAcrossPasses { get; init; }
+    /// <summary>
+    /// Plain greedy decoding (no probabilities) of at most <see cref="Kernels.GreedySteps.MaxBatch"/> boards on the fused
+    /// kernels: each step one replay of a CUDA graph of the kernels' own (true, the default; <see cref="Kernels.GreedySteps"/>),
+    /// or step by step with libtorch's matmuls between the fused kernels (false), as larger batches always are.
+    /// </summary>
+    public bool CapturedSteps { get; init; } = true;
 
     public const int DefaultPassesBeforeFallbackCheck = 8;
 

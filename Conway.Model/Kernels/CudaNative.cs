@@ -25,6 +25,15 @@ internal sealed unsafe class CudaDriver
     private readonly delegate* unmanaged<IntPtr*, IntPtr, byte*, int> _moduleGetFunction;
     private readonly delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, void**, void**, int> _launchKernel;
     private readonly delegate* unmanaged<int, byte**, int> _getErrorName;
+    private readonly delegate* unmanaged<IntPtr*, uint, int> _streamCreate;
+    private readonly delegate* unmanaged<IntPtr, int> _streamDestroy;
+    private readonly delegate* unmanaged<IntPtr, int, int> _beginCapture;
+    private readonly delegate* unmanaged<IntPtr, IntPtr*, int> _endCapture;
+    private readonly delegate* unmanaged<IntPtr*, IntPtr, ulong, int> _graphInstantiate;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, int> _graphLaunch;
+    private readonly delegate* unmanaged<IntPtr, int> _graphDestroy;
+    private readonly delegate* unmanaged<IntPtr, int> _graphExecDestroy;
+    private readonly delegate* unmanaged<IntPtr, int> _streamSynchronize;
 
     private CudaDriver(IntPtr library)
     {
@@ -38,6 +47,16 @@ internal sealed unsafe class CudaDriver
         _moduleGetFunction = (delegate* unmanaged<IntPtr*, IntPtr, byte*, int>)NativeLibrary.GetExport(library, "cuModuleGetFunction");
         _launchKernel = (delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, void**, void**, int>)NativeLibrary.GetExport(library, "cuLaunchKernel");
         _getErrorName = (delegate* unmanaged<int, byte**, int>)NativeLibrary.GetExport(library, "cuGetErrorName");
+        // cuda.h maps these names to their _v2 exports (the unversioned ones are older signatures)
+        _streamCreate = (delegate* unmanaged<IntPtr*, uint, int>)NativeLibrary.GetExport(library, "cuStreamCreate");
+        _streamDestroy = (delegate* unmanaged<IntPtr, int>)NativeLibrary.GetExport(library, "cuStreamDestroy_v2");
+        _beginCapture = (delegate* unmanaged<IntPtr, int, int>)NativeLibrary.GetExport(library, "cuStreamBeginCapture_v2");
+        _endCapture = (delegate* unmanaged<IntPtr, IntPtr*, int>)NativeLibrary.GetExport(library, "cuStreamEndCapture");
+        _graphInstantiate = (delegate* unmanaged<IntPtr*, IntPtr, ulong, int>)NativeLibrary.GetExport(library, "cuGraphInstantiateWithFlags");
+        _graphLaunch = (delegate* unmanaged<IntPtr, IntPtr, int>)NativeLibrary.GetExport(library, "cuGraphLaunch");
+        _graphDestroy = (delegate* unmanaged<IntPtr, int>)NativeLibrary.GetExport(library, "cuGraphDestroy");
+        _graphExecDestroy = (delegate* unmanaged<IntPtr, int>)NativeLibrary.GetExport(library, "cuGraphExecDestroy");
+        _streamSynchronize = (delegate* unmanaged<IntPtr, int>)NativeLibrary.GetExport(library, "cuStreamSynchronize");
     }
 
     /// <summary>The driver, initialised; or null with the reason (no library, or an export missing).</summary>
@@ -101,9 +120,55 @@ internal sealed unsafe class CudaDriver
         return function;
     }
 
-    /// <summary>Launches on the legacy default stream (handle 0), the stream libtorch's own kernels run on here.</summary>
-    public void Launch(IntPtr function, (uint X, uint Y) grid, uint block, void** arguments, string name) =>
-        Check(_launchKernel(function, grid.X, grid.Y, 1, block, 1, 1, 0, IntPtr.Zero, arguments, null), name);
+    /// <summary>
+    /// Launches on <paramref name="stream"/>; by default the legacy default stream (handle 0), the stream libtorch's own
+    /// kernels run on here.
+    /// </summary>
+    public void Launch(IntPtr function, (uint X, uint Y) grid, uint block, void** arguments, string name, IntPtr stream = default) =>
+        Check(_launchKernel(function, grid.X, grid.Y, 1, block, 1, 1, 0, stream, arguments, null), name);
+
+    /// <summary>
+    /// The launches <paramref name="enqueue"/> makes on the stream it is given, captured as an instantiated graph (a
+    /// CUgraphExec) that <see cref="LaunchGraph"/> replays. They are captured on a stream of their own (non-blocking: the
+    /// capture must not join libtorch's legacy stream), in relaxed mode, so another thread's CUDA calls meanwhile are
+    /// not disturbed; nothing runs until a replay.
+    /// </summary>
+    public IntPtr CaptureGraph(Action<IntPtr> enqueue)
+    {
+        const uint nonBlocking = 1;                                   // CU_STREAM_NON_BLOCKING
+        const int relaxed = 2;                                        // CU_STREAM_CAPTURE_MODE_RELAXED
+        IntPtr stream, graph = IntPtr.Zero, exec;
+        Check(_streamCreate(&stream, nonBlocking), "cuStreamCreate");
+        try
+        {
+            Check(_beginCapture(stream, relaxed), "cuStreamBeginCapture");
+            try
+            {
+                enqueue(stream);
+            }
+            finally
+            {
+                Check(_endCapture(stream, &graph), "cuStreamEndCapture");
+            }
+            Check(_graphInstantiate(&exec, graph, 0), "cuGraphInstantiateWithFlags");
+            return exec;
+        }
+        finally
+        {
+            if (graph != IntPtr.Zero) _graphDestroy(graph);
+            _streamDestroy(stream);
+        }
+    }
+
+    /// <summary>Replays a captured graph on the legacy default stream: ordered after and before libtorch's kernels.</summary>
+    public void LaunchGraph(IntPtr exec) => Check(_graphLaunch(exec, IntPtr.Zero), "cuGraphLaunch");
+
+    /// <summary>Destroys a captured graph once the legacy stream's work, its replays included, is done.</summary>
+    public void DestroyGraph(IntPtr exec)
+    {
+        Check(_streamSynchronize(IntPtr.Zero), "cuStreamSynchronize");
+        _graphExecDestroy(exec);
+    }
 
     private void Check(int result, string call)
     {

@@ -26,7 +26,8 @@ public sealed unsafe class FusedKernels
     private readonly IntPtr _context;
     private readonly int _deviceIndex, _multiprocessors;
     private readonly Device _device;
-    private readonly IntPtr _addLayerNorm, _rotaryPass, _rotaryStep, _attendStep, _attendCombine;
+    private readonly IntPtr _addLayerNorm, _rotaryPass, _rotaryStep, _attendStep;
+    internal readonly IntPtr StepEmbed, StepQkv, AttendStepAt, AttendCombine, StepOut, StepFeedForwardIn, StepFeedForwardOut, StepChoose;
 
     private FusedKernels(CudaDriver driver, int deviceIndex, IntPtr context, IntPtr module, int multiprocessors, string description)
     {
@@ -36,7 +37,14 @@ public sealed unsafe class FusedKernels
         _rotaryPass = driver.Function(module, "rotary_pass");
         _rotaryStep = driver.Function(module, "rotary_step");
         _attendStep = driver.Function(module, "attend_step");
-        _attendCombine = driver.Function(module, "attend_combine");
+        AttendCombine = driver.Function(module, "attend_combine");
+        StepEmbed = driver.Function(module, "step_embed");
+        StepQkv = driver.Function(module, "step_qkv");
+        AttendStepAt = driver.Function(module, "attend_step_at");
+        StepOut = driver.Function(module, "step_out");
+        StepFeedForwardIn = driver.Function(module, "step_ff_in");
+        StepFeedForwardOut = driver.Function(module, "step_ff_out");
+        StepChoose = driver.Function(module, "step_choose");
     }
 
     /// <summary>Whether these kernels can decode with these weights: bfloat16 on their device.</summary>
@@ -152,30 +160,59 @@ public sealed unsafe class FusedKernels
         void** attend = stackalloc void*[] { &pq, &pcache, &pp, &batch, &length, &cacheLength, &chunk };
         Launch(_attendStep, ((uint)batch, (uint)splits), 256, attend, "attend_step");
         void** combine = stackalloc void*[] { &pp, &po, &splits };
-        Launch(_attendCombine, ((uint)batch, 1), (uint)Inner, combine, "attend_combine");
+        Launch(AttendCombine, ((uint)batch, 1), (uint)Inner, combine, "attend_combine");
         return output;
     }
 
     /// <summary>
     /// How attend_step splits a length: enough blocks (boards x splits) to give every multiprocessor four, unless that
     /// would make splits shorter than 64 keys (they would cost more to combine than they save), in chunks of whole
-    /// multiples of 32 keys (the warp's groups take 4 at a time).
+    /// multiples of 32 keys (the warp's groups take 4 at a time), and at most <see cref="MaxSplits"/>.
     /// </summary>
     public static (int Splits, int Chunk) Splits(int batch, int length, int multiprocessors)
     {
         int wanted = Math.Max(1, Math.Min((length + 63) / 64, (4 * multiprocessors + batch - 1) / batch));
         int chunk = Math.Max(32, length / wanted / 32 * 32);                  // rounded down: at least the splits wanted
+        chunk = Math.Max(chunk, (length + 32 * MaxSplits - 1) / (32 * MaxSplits) * 32);
         return ((length + chunk - 1) / chunk, chunk);
     }
 
-    private void Launch(IntPtr function, (uint X, uint Y) grid, uint block, void** arguments, string name)
+    /// <summary>The most splits attend_combine merges (a thread of each head loads one split's max and sum).</summary>
+    public const int MaxSplits = 64;
+
+    /// <summary>
+    /// Greedy plain decoding of <paramref name="cells"/>' boards (at most <see cref="GreedySteps.MaxBatch"/>) with every
+    /// step in these kernels, captured once as a CUDA graph: see <see cref="GreedySteps"/>.
+    /// </summary>
+    public GreedySteps CaptureGreedySteps(GreedySteps.Weights weights, IReadOnlyList<Tensor> caches, Tensor cells, int firstPosition) =>
+        new(this, weights, caches, cells, firstPosition, _deviceIndex, _multiprocessors);
+
+    internal void Launch(IntPtr function, (uint X, uint Y) grid, uint block, void** arguments, string name, IntPtr stream = default)
     {
         _driver.MakeCurrent(_context);
-        _driver.Launch(function, grid, block, arguments, name);
+        _driver.Launch(function, grid, block, arguments, name, stream);
+    }
+
+    internal IntPtr CaptureGraph(Action<IntPtr> enqueue)
+    {
+        _driver.MakeCurrent(_context);
+        return _driver.CaptureGraph(enqueue);
+    }
+
+    internal void LaunchGraph(IntPtr graph)
+    {
+        _driver.MakeCurrent(_context);
+        _driver.LaunchGraph(graph);
+    }
+
+    internal void DestroyGraph(IntPtr graph)
+    {
+        _driver.MakeCurrent(_context);
+        _driver.DestroyGraph(graph);
     }
 
     /// <summary>A tensor's device address (the C++ data_ptr(), its offset included): TorchSharp has no public accessor.</summary>
-    private static IntPtr Data(Tensor tensor) => THSTensor_data(tensor.Handle);
+    internal static IntPtr Data(Tensor tensor) => THSTensor_data(tensor.Handle);
 
     [DllImport("LibTorchSharp")]
     private static extern IntPtr THSTensor_data(IntPtr handle);

@@ -21,6 +21,16 @@ internal static class KernelArguments
         return shape[0];
     }
 
+    /// <summary>A contiguous int64 matrix of tokens [rows, width] on the CUDA device; returns the rows.</summary>
+    public static long Tokens(Tensor t, long width, int deviceIndex, string name)
+    {
+        var shape = t.shape;
+        if (shape.Length != 2 || shape[1] != width)
+            throw new ArgumentException($"{name} must be [rows, {width}], not {Text(shape)}", name);
+        Stored(t, deviceIndex, name, ScalarType.Int64);
+        return shape[0];
+    }
+
     /// <summary>A tensor of the given shape.</summary>
     public static void Shaped(Tensor t, long[] shape, int deviceIndex, string name)
     {
@@ -51,11 +61,11 @@ internal static class KernelArguments
         return (int)shape[1];
     }
 
-    /// <summary>bfloat16, contiguous, on the kernels' device: checked in that order, after the shape.</summary>
-    private static void Stored(Tensor t, int deviceIndex, string name)
+    /// <summary>bfloat16 (or <paramref name="dtype"/>), contiguous, on the kernels' device: checked in that order, after the shape.</summary>
+    private static void Stored(Tensor t, int deviceIndex, string name, ScalarType dtype = ScalarType.BFloat16)
     {
-        if (t.dtype != ScalarType.BFloat16)
-            throw new ArgumentException($"{name} must be bfloat16, not {t.dtype}", name);
+        if (t.dtype != dtype)
+            throw new ArgumentException($"{name} must be {(dtype == ScalarType.BFloat16 ? "bfloat16" : dtype)}, not {t.dtype}", name);
         if (!t.is_contiguous()) throw new ArgumentException($"{name} must be contiguous", name);
         if (t.device_type != DeviceType.CUDA || t.device_index != deviceIndex)
             throw new ArgumentException($"{name} must be on cuda:{deviceIndex}, not {t.device}", name);

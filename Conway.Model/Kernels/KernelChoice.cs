@@ -33,7 +33,8 @@ public sealed record KernelChoice(FusedKernels? Kernels, string Description)
         if (unfit == "")
         {
             var (kernels, reason) = compile();
-            if (kernels is not null) return new(kernels, $"fused kernels ({kernels.Description})");
+            if (kernels is not null)
+                return new(kernels, $"fused kernels ({kernels.Description}; plain greedy steps of up to {GreedySteps.MaxBatch} boards as one captured CUDA graph)");
             unfit = reason;
         }
         if (mode == "fused") throw new InvalidOperationException($"the fused kernels were asked for but cannot run: {unfit}");

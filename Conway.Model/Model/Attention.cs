@@ -197,9 +197,10 @@ public sealed class Attention : nn.Module
     {
         _derived.Clear();
         var projection = _derived.Own(Projection());
-        var outT = _derived.Own(to_out.weight!.t());
+        var output = _derived.Own(to_out.weight!);
+        var outT = _derived.Own(output.t());
         var headOutT = headBlocks is null ? null : _derived.Own(outT.repeat(LifeGptShape.Heads, 1) * headBlocks.reshape(-1, 1));
-        _decoding = new DecodingLayout(projection, _derived.Own(projection.narrow(0, 0, 3 * Inner)), outT, headOutT);
+        _decoding = new DecodingLayout(projection, _derived.Own(projection.narrow(0, 0, 3 * Inner)), output, outT, headOutT);
     }
 
     /// <summary>[8, 8, 64]: 1 where the row is the head, 0 elsewhere (a step's block-diagonal queries and output projection).</summary>
@@ -249,5 +250,8 @@ public sealed class Attention : nn.Module
     }
 
     /// <summary>Derived, not state: see <see cref="PrepareForDecoding"/>. HeadOutT only for block-diagonal steps.</summary>
-    private sealed record DecodingLayout(Tensor Projection, Tensor Qkv, Tensor OutT, Tensor? HeadOutT);
+    private sealed record DecodingLayout(Tensor Projection, Tensor Qkv, Tensor Out, Tensor OutT, Tensor? HeadOutT);
+
+    /// <summary>A step's weights for <see cref="GreedySteps"/>: q | k | v [1536, 256] and the output projection [256, 512].</summary>
+    internal (Tensor Qkv, Tensor Out) StepWeights => (Decoding.Qkv, Decoding.Out);
 }

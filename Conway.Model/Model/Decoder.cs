@@ -98,6 +98,26 @@ public sealed class Decoder : nn.Module
     }
 
     /// <summary>
+    /// Greedy plain decoding's steps as one captured graph of the fused kernels' own (<see cref="GreedySteps"/>), with
+    /// the embedding and the logits rows of '0' and '1' given, the first step's input at <paramref name="firstPosition"/>; null unless the fused kernels run and the batch is at most
+    /// <see cref="GreedySteps.MaxBatch"/>.
+    /// </summary>
+    internal GreedySteps? CaptureGreedySteps(Tensor embedding, Tensor cellLogits, long deadToken, Tensor cells, IReadOnlyList<IAttentionCache> cache, int firstPosition)
+    {
+        var d = Decoding;
+        if (d.Kernels is not { } kernels || cells.shape[0] > GreedySteps.MaxBatch) return null;
+        var pairs = Enumerable.Range(0, Pairs).Select(i =>
+        {
+            Layer attention = layers[2 * i], feedForward = layers[2 * i + 1];
+            var (qkv, output) = ((Attention)attention.Block).StepWeights;
+            var (w1, b1, w2, b2) = ((FeedForward)feedForward.Block).StepWeights;
+            return new GreedySteps.Pair(attention.NormWeight, qkv, output, feedForward.NormWeight, w1, b1, w2, b2);
+        }).ToArray();
+        var weights = new GreedySteps.Weights(embedding, pairs, d.FinalNorm, LifeGptShape.NormEps, cellLogits, deadToken, d.PassCos, d.PassSin);
+        return kernels.CaptureGreedySteps(weights, cache.Select(c => c.PositionMajor).ToArray(), cells, firstPosition);
+    }
+
+    /// <summary>
     /// Derives the decoding layouts of every layer, and the tables all attention blocks share: the rotary cos/sin in the
     /// weights' dtype [2071, 1, 32] for passes, each position's step rotations (<see cref="Attention.StepRotations"/>),
     /// the step mask, and for block-diagonal steps the head blocks.

@@ -64,4 +64,8 @@ public sealed class FeedForward : nn.Module
     }
 
     private sealed record DecodingLayout(Tensor In, Tensor InBias, Tensor Out, Tensor OutBias);
+
+    /// <summary>A step's weights for <see cref="Kernels.GreedySteps"/>: [1024, 256] + [1024], then [256, 1024] + [256].</summary>
+    internal (Tensor In, Tensor InBias, Tensor Out, Tensor OutBias) StepWeights =>
+        _decoding is { } d ? (d.In, d.InBias, d.Out, d.OutBias) : throw new InvalidOperationException("LifeGpt.PrepareForDecoding derives the decoding layouts first");
 }

@@ -165,7 +165,7 @@ public static class FusedKernelCheck
         ];
     }
 
-    private static Result Compare(string kernel, string size, Tensor expected, Tensor actual, double tolerance, double libtorchMs, double fusedMs)
+    internal static Result Compare(string kernel, string size, Tensor expected, Tensor actual, double tolerance, double libtorchMs, double fusedMs)
     {
         using var scope = NewDisposeScope();
         var e = expected.to(ScalarType.Float32);
@@ -185,7 +185,7 @@ public static class FusedKernelCheck
     }
 
     /// <summary>Milliseconds per call: the mean of <paramref name="repeats"/> synchronised runs after one warm-up.</summary>
-    private static double Time(Func<Tensor> work, Device device, int repeats)
+    internal static double Time(Func<Tensor> work, Device device, int repeats)
     {
         using (NewDisposeScope()) work();
         cuda.synchronize(device);

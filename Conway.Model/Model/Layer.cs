@@ -32,8 +32,10 @@ public sealed class Layer : nn.Module
     internal static LayerNorm NoBiasLayerNorm() => nn.LayerNorm(LifeGptShape.Dim, LifeGptShape.NormEps, elementwise_affine: true, bias: false);
 
     /// <summary>Decoding: this layer's pre-norm of the residual stream (<see cref="ResidualStream.Normalize"/> with its weight).</summary>
-    internal Tensor Normalize(ResidualStream residual) =>
-        residual.Normalize(_decodingNormWeight ?? throw new InvalidOperationException("LifeGpt.PrepareForDecoding derives the decoding layouts first"));
+    internal Tensor Normalize(ResidualStream residual) => residual.Normalize(NormWeight);
+
+    /// <summary>Decoding: the norm's weight [256], detached.</summary>
+    internal Tensor NormWeight => _decodingNormWeight ?? throw new InvalidOperationException("LifeGpt.PrepareForDecoding derives the decoding layouts first");
 
     /// <summary>Derives the decoding layouts of the norm (its weight, detached: a view) and of the block.</summary>
     internal void PrepareForDecoding(Tensor? headBlocks)

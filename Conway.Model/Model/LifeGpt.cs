@@ -101,6 +101,17 @@ public sealed class LifeGpt : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
+    /// Greedy plain decoding's steps on the fused kernels' own, captured once as a CUDA graph (<see cref="GreedySteps"/>):
+    /// cells [B, 1024] int64 tokens on the device, decoded in place from the cache of the positions before them; null
+    /// unless the fused kernels run and B is at most <see cref="GreedySteps.MaxBatch"/> (then <see cref="Step"/> serves).
+    /// </summary>
+    public GreedySteps? CaptureGreedySteps(Tensor cells, IReadOnlyList<IAttentionCache> cache)
+    {
+        EnsurePreparedForDecoding();
+        return net.CaptureGreedySteps(cells, cache);
+    }
+
+    /// <summary>
     /// Derives every module's decoding layouts from the current weights, replacing any derived before. They are not
     /// state: never in the state_dict, never loaded or saved. <see cref="Pass"/> and <see cref="Step"/> derive them on
     /// first use and again after a move or cast (<c>to()</c> replaces the parameters); weights changed in place (a

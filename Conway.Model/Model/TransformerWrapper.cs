@@ -56,6 +56,10 @@ public sealed class TransformerWrapper : nn.Module
         return F.linear(h, cellsOnly ? d.CellLogits : d.Logits).unsqueeze(1).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Decoding: see <see cref="LifeGpt.CaptureGreedySteps"/>.</summary>
+    internal GreedySteps? CaptureGreedySteps(Tensor cells, IReadOnlyList<IAttentionCache> cache) =>
+        attn_layers.CaptureGreedySteps(Decoding.Embedding, Decoding.CellLogits, LifeGptCodec.Dead, cells, cache, LifeGptCodec.PromptLength - 1);
+
     /// <summary>
     /// Derives the decoding layouts: the embedding and logits weights detached (views), the logits rows of '0' and '1'
     /// alone (a view: greedy decoding without probabilities computes only those two), and the decoder's.
