@@ -90,13 +90,16 @@ public static class BenchCommand
                 string kernelsUsed = predictor.Model.Kernels.Name;
                 foreach (var strategy in s.Strategies)
                 {
+                    // captured: null where DecodeOptions.CapturedSteps decides nothing (speculative, libtorch's kernels, over 8 boards)
                     var runs = (strategy == DecodeStrategy.Speculative ? s.BatchesSpeculative : s.BatchesPlain)
-                        .SelectMany(batch => (Captures(strategy, batch, kernelsUsed) ? s.CapturedSteps : [true]).Select(captured => (batch, captured)));
+                        .SelectMany(batch => Captures(strategy, batch, kernelsUsed)
+                            ? s.CapturedSteps.Select(c => (batch, Captured: (bool?)c))
+                            : [(batch, Captured: (bool?)null)]);
                     foreach (var (batch, captured) in runs)
                     {
                         progress.Update("rows", rows.Count, total, $"now {checkpoint}, {strategy.ToString().ToLowerInvariant()}, batch {batch}");
-                        var options = DecodeOptions.Greedy with { Strategy = strategy, MaxPasses = s.MaxPasses, ReuseCacheAcrossPasses = s.ReuseCache, CapturedSteps = captured };
-                        string kernelsColumn = !Captures(strategy, batch, kernelsUsed) ? kernelsUsed : captured ? $"{kernelsUsed}, captured steps" : $"{kernelsUsed}, step by step";
+                        var options = DecodeOptions.Greedy with { Strategy = strategy, MaxPasses = s.MaxPasses, ReuseCacheAcrossPasses = s.ReuseCache, CapturedSteps = captured ?? true };
+                        string kernelsColumn = captured switch { null => kernelsUsed, true => $"{kernelsUsed}, captured steps", false => $"{kernelsUsed}, step by step" };
                         var (boardsPerSecond, p50, slowest, predictions, boards) = Measure(predictor, batch, options, s.Repeats, s.Seed);
                         int agree = predictions.Zip(boards).Count(p => p.First.Next.Equals(LifeRule.Step(p.Second)));   // the last run
                         double floor = strategy == DecodeStrategy.Autoregressive ? bandwidth / BytesPerBoardPlain : flops / FlopsPerBoardPass;
