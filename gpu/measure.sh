@@ -11,8 +11,8 @@ source gpu/env.sh > "$out/bench.log"; cat "$out/bench.log"   # not in a pipe: th
 model=$PWD/models/lifegpt.safetensors
 
 timeout 90 dotnet /tmp/conway/conway.dll kernels --repeats 20 2>&1 | tee "$out/kernels.md"
-timeout 120 dotnet /tmp/conway/conway.dll bench --model "$model" --kernels libtorch,fused --strategies speculative --batches-speculative 1,8,64,256,512,1024 --repeats 10 2>&1 | tee -a "$out/bench.log"
-timeout 240 dotnet /tmp/conway/conway.dll bench --model "$model" --kernels libtorch,fused --strategies autoregressive --batches-autoregressive 1,8,64,512,1024 --captured-steps yes,no --repeats 1 --agreement 256 2>&1 | tee -a "$out/bench.log"
+timeout 120 dotnet /tmp/conway/conway.dll bench --model "$model" --kernels libtorch,fused --strategies speculative --batches-speculative 1,8,64,256,512,1024 --graphs yes,no --repeats 10 2>&1 | tee -a "$out/bench.log"
+timeout 240 dotnet /tmp/conway/conway.dll bench --model "$model" --kernels libtorch,fused --strategies autoregressive --batches-autoregressive 1,8,64,512,1024 --graphs yes,no --repeats 1 --agreement 256 2>&1 | tee -a "$out/bench.log"
 
 if [ "${EVAL:-1}" != 0 ]; then
   timeout 150 dotnet /tmp/conway/conway.dll eval --device cuda --out /tmp/eval --model "$model" \

@@ -32,7 +32,7 @@ public static class BenchCommand
 
     private sealed record Settings(
         string[] Models, string Device, string Precision, string[] Kernels, DecodeStrategy[] Strategies, int[] BatchesSpeculative, int[] BatchesPlain,
-        int Repeats, int Seed, int? MaxPasses, bool? ReuseCache, string? Out, int Agreement, bool[] CapturedSteps);
+        int Repeats, int Seed, int? MaxPasses, bool? ReuseCache, string? Out, int Agreement, bool[] CudaGraphs);
 
     public static Command Create()
     {
@@ -49,11 +49,11 @@ public static class BenchCommand
         var reuseCache = CliOptions.Choice("--reuse-cache", "auto", "speculative decoding: later passes re-score from the earliest re-drafted cell over a KV cache (yes) or the whole sequence (no); auto: yes on the CPU, no on CUDA", ["auto", "yes", "no"]);
         var output = CliOptions.Text("--out", null, "also write the table to this file [default: none, stdout only]", "FILE");
         var agreement = CliOptions.Whole("--agreement", 0, "a row per checkpoint: on this many boards, how often speculative and autoregressive decoding agree (0: no row)");
-        var capturedSteps = CliOptions.ChoiceList("--captured-steps", "yes", $"plain decoding of up to {GreedySteps.MaxBatch} boards on the fused kernels: each step a replay of one captured CUDA graph (yes), step by step (no), or both (yes,no: a row each)", ["yes", "no"]);
+        var graphs = CliOptions.ChoiceList("--graphs", "yes", $"on the fused kernels, plain decoding of up to {GreedySteps.MaxBatch} boards and speculative of up to {FusedKernels.MaxCapturedPassBatch}: each step or pass a replay of a captured CUDA graph (yes), call by call (no), or both (yes,no: a row each)", ["yes", "no"]);
 
         var command = new Command("bench", "time greedy decoding (strategy x batch) against the floors of the card it runs on")
         {
-            models, device, precision, kernels, strategies, batchesSpeculative, batchesPlain, repeats, seed, maxPasses, reuseCache, output, agreement, capturedSteps,
+            models, device, precision, kernels, strategies, batchesSpeculative, batchesPlain, repeats, seed, maxPasses, reuseCache, output, agreement, graphs,
         };
         command.SetAction(parsed => Run(new Settings(
             parsed.GetRequiredValue(models).Split(','), parsed.GetRequiredValue(device), parsed.GetRequiredValue(precision),
@@ -62,7 +62,7 @@ public static class BenchCommand
             CliOptions.Wholes(parsed.GetRequiredValue(batchesSpeculative))!, CliOptions.Wholes(parsed.GetRequiredValue(batchesPlain))!,
             parsed.GetValue(repeats), parsed.GetValue(seed), parsed.GetValue(maxPasses) is > 0 and var m ? m : null,
             parsed.GetRequiredValue(reuseCache) switch { "yes" => true, "no" => false, _ => null }, parsed.GetValue(output), parsed.GetValue(agreement),
-            CliOptions.Choices(parsed.GetRequiredValue(capturedSteps), ["yes", "no"])!.Select(c => c == "yes").ToArray()),
+            CliOptions.Choices(parsed.GetRequiredValue(graphs), ["yes", "no"])!.Select(c => c == "yes").ToArray()),
             parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error));
         return command;
     }
@@ -90,16 +90,16 @@ public static class BenchCommand
                 string kernelsUsed = predictor.Model.Kernels.Name;
                 foreach (var strategy in s.Strategies)
                 {
-                    // captured: null where DecodeOptions.CapturedSteps decides nothing (speculative, libtorch's kernels, over 8 boards)
+                    // captured: null where DecodeOptions.CudaGraphs decides nothing (libtorch's kernels, larger batches)
                     var runs = (strategy == DecodeStrategy.Speculative ? s.BatchesSpeculative : s.BatchesPlain)
-                        .SelectMany(batch => Captures(strategy, batch, kernelsUsed)
-                            ? s.CapturedSteps.Select(c => (batch, Captured: (bool?)c))
+                        .SelectMany(batch => Captures(strategy, batch, predictor.Model.Kernels)
+                            ? s.CudaGraphs.Select(c => (batch, Captured: (bool?)c))
                             : [(batch, Captured: (bool?)null)]);
                     foreach (var (batch, captured) in runs)
                     {
                         progress.Update("rows", rows.Count, total, $"now {checkpoint}, {strategy.ToString().ToLowerInvariant()}, batch {batch}");
-                        var options = DecodeOptions.Greedy with { Strategy = strategy, MaxPasses = s.MaxPasses, ReuseCacheAcrossPasses = s.ReuseCache, CapturedSteps = captured ?? true };
-                        string kernelsColumn = captured switch { null => kernelsUsed, true => $"{kernelsUsed}, captured steps", false => $"{kernelsUsed}, step by step" };
+                        var options = DecodeOptions.Greedy with { Strategy = strategy, MaxPasses = s.MaxPasses, ReuseCacheAcrossPasses = s.ReuseCache, CudaGraphs = captured ?? true };
+                        string kernelsColumn = captured switch { null => kernelsUsed, true => $"{kernelsUsed}, CUDA graphs", false => $"{kernelsUsed}, call by call" };
                         var (boardsPerSecond, p50, slowest, predictions, boards) = Measure(predictor, batch, options, s.Repeats, s.Seed);
                         int agree = predictions.Zip(boards).Count(p => p.First.Next.Equals(LifeRule.Step(p.Second)));   // the last run
                         double floor = strategy == DecodeStrategy.Autoregressive ? bandwidth / BytesPerBoardPlain : flops / FlopsPerBoardPass;
@@ -134,9 +134,10 @@ public static class BenchCommand
         return 0;
     }
 
-    /// <summary>Whether <see cref="DecodeOptions.CapturedSteps"/> decides how this row decodes.</summary>
-    private static bool Captures(DecodeStrategy strategy, int batch, string kernels) =>
-        strategy == DecodeStrategy.Autoregressive && kernels == "fused" && batch <= GreedySteps.MaxBatch;
+    /// <summary>Whether <see cref="DecodeOptions.CudaGraphs"/> decides how this row decodes.</summary>
+    private static bool Captures(DecodeStrategy strategy, int batch, KernelChoice kernels) => strategy == DecodeStrategy.Autoregressive
+        ? kernels.Kernels is not null && batch <= GreedySteps.MaxBatch
+        : kernels.Kernels is { GraphsUnavailable: null } && batch <= FusedKernels.MaxCapturedPassBatch;
 
     /// <summary>Times <paramref name="repeats"/> decodes of one batch after a warm-up; boards/s at the median.</summary>
     private static (double BoardsPerSecond, double P50, double Slowest, IReadOnlyList<Prediction> Last, Board[] Boards) Measure(

@@ -10,8 +10,9 @@ namespace Conway.Cli.Commands;
 
 /// <summary>
 /// <c>conway kernels</c>: compiles the fused decoding kernels for a CUDA device (or says why they cannot run there) and
-/// checks each against the libtorch operations it replaces (<see cref="FusedKernelCheck"/>): a Markdown table of the largest
-/// difference against its tolerance and both times. Exit code 1 when a kernel is over its tolerance, or cannot run.
+/// checks each against the libtorch operations it replaces (<see cref="FusedKernelCheck"/>), and the captured CUDA graphs
+/// against the same work call by call (<see cref="CapturedStepCheck"/>, <see cref="CapturedPassCheck"/>): a Markdown table of
+/// the largest difference against its tolerance and both times. Exit code 1 when a kernel is over its tolerance, or cannot run.
 /// </summary>
 public static class KernelsCommand
 {
@@ -38,7 +39,8 @@ public static class KernelsCommand
         var choice = KernelChoice.For("auto", device, torch.ScalarType.BFloat16);
         error.WriteLine($"kernels: {device}: {choice.Description}");
         if (choice.Kernels is not { } kernels) return 1;
-        var results = FusedKernelCheck.Run(kernels, device, boards, batch, position, repeats).Concat(CapturedStepCheck.Run(kernels, device)).ToArray();
+        var results = FusedKernelCheck.Run(kernels, device, boards, batch, position, repeats).Concat(CapturedStepCheck.Run(kernels, device))
+            .Concat(kernels.GraphsUnavailable is null ? CapturedPassCheck.Run(kernels, device, repeats) : []).ToArray();
         output.WriteLine($"Fused kernels against libtorch on {device} ({kernels.Description}), {DateTime.UtcNow:yyyy-MM-dd}, random bfloat16 inputs, mean of {repeats} synchronised runs");
         output.WriteLine();
         output.WriteLine("| kernel | size | max difference (bf16 ulps) | tolerance (ulps) | max abs. difference | libtorch ms | fused ms | speed-up |");

@@ -10,7 +10,10 @@ namespace Conway.Cli.Commands;
 
 /// <summary>
 /// <c>conway load</c>: a bounded HTTP load test of a running service (meant for loopback): a fixed number of requests
-/// from N concurrent clients, each answer checked against the exact rule. Prints one Markdown table row.
+/// from N concurrent clients, each answer checked against the exact rule. Prints one Markdown table row: latency as
+/// the client sees it, and the medians of the service's own <c>Server-Timing</c> (queue, inference, and total: from
+/// the request's arrival at its endpoint to its checked answer), and what HTTP adds: per request, the client's time less
+/// the service's total.
 /// </summary>
 public static class LoadCommand
 {
@@ -41,6 +44,7 @@ public static class LoadCommand
         using var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(seconds) };
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
         var latencies = new double[requests];
+        var timings = new ServerTiming[requests];                   // the service's own
         var statuses = new int[requests];
         int next = -1, wrong = 0, finished = 0, failed = 0;
         var clock = Stopwatch.StartNew();
@@ -58,7 +62,11 @@ public static class LoadCommand
                 {
                     using var response = await http.PostAsJsonAsync(single ? "predict" : "predict/batch", body, deadline.Token);
                     statuses[i] = (int)response.StatusCode;
-                    if (response.IsSuccessStatusCode && !await AllMatchRule(response, boards)) Interlocked.Increment(ref wrong);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        timings[i] = ServerTiming.Of(response);
+                        if (!await AllMatchRule(response, boards)) Interlocked.Increment(ref wrong);
+                    }
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                 {
@@ -78,13 +86,19 @@ public static class LoadCommand
         double elapsed = clock.Elapsed.TotalSeconds;
 
         int sent = Math.Min(requests, next);
-        var ok = Enumerable.Range(0, sent).Where(i => statuses[i] == 200).Select(i => latencies[i]).Order().ToArray();
-        string Percentile(double p) => ok.Length == 0 ? "-" : ok[Math.Max(0, (int)Math.Ceiling(p * ok.Length) - 1)].ToString("F1", CultureInfo.InvariantCulture);
+        var answered = Enumerable.Range(0, sent).Where(i => statuses[i] == 200).ToArray();
+        var ok = answered.Select(i => latencies[i]).Order().ToArray();
+        string Percentile(double p, double[]? sorted = null)
+        {
+            sorted ??= ok;
+            return sorted.Length == 0 ? "-" : sorted[Math.Max(0, (int)Math.Ceiling(p * sorted.Length) - 1)].ToString("F1", CultureInfo.InvariantCulture);
+        }
+        string Median(Func<ServerTiming, double> part) => Percentile(0.5, [.. answered.Select(i => part(timings[i])).Order()]);
         var byStatus = string.Join(", ", statuses.Take(sent).GroupBy(s => s).OrderBy(g => g.Key).Select(g => $"{(g.Key < 0 ? "no answer" : g.Key)}: {g.Count()}"));
-        output.WriteLine("| concurrency | boards/request | requests | statuses | requests/s | boards/s | p50 ms | p99 ms | answers ≠ rule |");
-        output.WriteLine("| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+        output.WriteLine("| concurrency | boards/request | requests | statuses | requests/s | boards/s | p50 ms | p99 ms | service's median ms: queue / inference / total | HTTP's median ms (client − service) | answers ≠ rule |");
+        output.WriteLine("| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {concurrency} | {boardsPerRequest} | {sent} | {byStatus} | {ok.Length / elapsed:F1} | {ok.Length * boardsPerRequest / elapsed:F1} | {Percentile(0.5)} | {Percentile(0.99)} | {wrong} |"));
+            $"| {concurrency} | {boardsPerRequest} | {sent} | {byStatus} | {ok.Length / elapsed:F1} | {ok.Length * boardsPerRequest / elapsed:F1} | {Percentile(0.5)} | {Percentile(0.99)} | {Median(t => t.Queue)} / {Median(t => t.Inference)} / {Median(t => t.Total)} | {Percentile(0.5, [.. answered.Select(i => latencies[i] - timings[i].Total).Order()])} | {wrong} |"));
         return ok.Length == sent && wrong == 0 ? 0 : 1;
     }
 
@@ -102,4 +116,20 @@ public static class LoadCommand
     private sealed record Answer(string[] Next);
 
     private sealed record BatchAnswer(Answer[] Results);
+
+    /// <summary>The service's <c>Server-Timing</c> header (<c>queue;dur=..., inference;dur=..., total;dur=...</c>), in ms; NaN where absent.</summary>
+    public readonly record struct ServerTiming(double Queue, double Inference, double Total)
+    {
+        public static ServerTiming Of(HttpResponseMessage response)
+        {
+            var durations = (response.Headers.TryGetValues("Server-Timing", out var values) ? values : [])
+                .SelectMany(v => v.Split(','))
+                .Select(metric => metric.Split(";dur=", StringSplitOptions.TrimEntries))
+                .Where(parts => parts.Length == 2 && double.TryParse(parts[1], CultureInfo.InvariantCulture, out _))
+                .DistinctBy(parts => parts[0])
+                .ToDictionary(parts => parts[0], parts => double.Parse(parts[1], CultureInfo.InvariantCulture));
+            double Of(string name) => durations.GetValueOrDefault(name, double.NaN);
+            return new(Of("queue"), Of("inference"), Of("total"));
+        }
+    }
 }

@@ -24,10 +24,10 @@ public class LifeGptCodecTests
     }
 
     [Fact]
-    public void Prompt_and_next_cells_are_the_training_sequence_without_its_trailer()
+    public void Drafted_sequences_are_the_training_sequences_without_their_trailer()
     {
         var next = Boards.Select(b => LifeRule.Step(b)).ToArray();
-        using var sequences = cat([LifeGptCodec.Prompts(Boards, CPU), LifeGptCodec.CellTokens(next, CPU)], 1);
+        using var sequences = LifeGptCodec.Drafted(Boards, next, CPU);
 
         for (int b = 0; b < Boards.Length; b++)
         {

@@ -45,12 +45,12 @@ public sealed class GreedyStepsTests
     {
         using var predictor = LifeGptPredictor.Load(Repository.ShippedModel, "cuda", kernels: "fused");
         var boards = Enumerable.Range(0, 24).Select(i => Conway.Boards.Board.Random((i % 19 + 1) / 20.0, new Random(i))).ToArray();
-        var stepByStep = DecodeOptions.Greedy with { Strategy = DecodeStrategy.Autoregressive, CapturedSteps = false };
+        var stepByStep = DecodeOptions.Greedy with { Strategy = DecodeStrategy.Autoregressive, CudaGraphs = false };
 
         foreach (int batch in new[] { 1, 3, 8 })
         {
             var part = boards.Take(batch * 3).Chunk(batch).ToArray();
-            var captured = part.SelectMany(b => predictor.Predict(b, stepByStep with { CapturedSteps = true })).Select(p => p.Next);
+            var captured = part.SelectMany(b => predictor.Predict(b, stepByStep with { CudaGraphs = true })).Select(p => p.Next);
             Assert.Equal(part.SelectMany(b => predictor.Predict(b, stepByStep)).Select(p => p.Next), captured);
         }
     }

@@ -38,6 +38,14 @@ public static class LifeGptCodec
     public static Tensor CellTokens(IReadOnlyList<Board> boards, Device device) =>
         Tokens(boards.Count, Board.Cells, (i, row) => WriteCells(boards[i], row), device);
 
+    /// <summary>The prompts followed by next-state cells (a speculative pass's drafts), [B, 2069] int64: one copy to the device.</summary>
+    public static Tensor Drafted(IReadOnlyList<Board> boards, IReadOnlyList<Board> drafts, Device device) =>
+        Tokens(boards.Count, CellsEnd, (i, row) =>
+        {
+            WritePrompt(boards[i], row);
+            WriteCells(drafts[i], row[PromptLength..]);
+        }, device);
+
     /// <summary>Full training sequences [B, 2071] int64 for boards and their next states (the bytes of <see cref="Sequence"/>).</summary>
     public static Tensor Sequences(IReadOnlyList<Board> boards, IReadOnlyList<Board> next, Device device) =>
         Tokens(boards.Count, SequenceLength, (i, row) =>

@@ -30,14 +30,15 @@ internal sealed class CellSampler(DecodeOptions options) : IDisposable
     /// The model's cell for each position, tokens '0'/'1' [B, L]. Greedy: the larger logit (a tie goes to '0', as
     /// argmax does). Sampling: alive where <paramref name="uniforms"/> [B, L] lies below P(alive).
     /// </summary>
-    public Tensor Choose(Tensor logits, Tensor? uniforms)
-    {
-        var alive = _temperature is null
-            ? Logit(logits, LifeGptCodec.Alive).gt(Logit(logits, LifeGptCodec.Dead))
-            : (uniforms ?? throw new ArgumentNullException(nameof(uniforms), "sampling needs the cells' uniform numbers"))
-                .lt(SamplingProbabilityAlive(logits, _temperature));
-        return alive.to(ScalarType.Int64).add_(LifeGptCodec.DeadToken, Scalars.One);
-    }
+    public Tensor Choose(Tensor logits, Tensor? uniforms) => _temperature is null
+        ? Greedy(logits)
+        : Cells((uniforms ?? throw new ArgumentNullException(nameof(uniforms), "sampling needs the cells' uniform numbers"))
+            .lt(SamplingProbabilityAlive(logits, _temperature)));
+
+    /// <summary>Greedy decoding's cell for each position, tokens '0'/'1' [B, L]: the larger logit (a tie goes to '0', as argmax does).</summary>
+    public static Tensor Greedy(Tensor logits) => Cells(Logit(logits, LifeGptCodec.Alive).gt(Logit(logits, LifeGptCodec.Dead)));
+
+    private static Tensor Cells(Tensor alive) => alive.to(ScalarType.Int64).add_(LifeGptCodec.DeadToken, Scalars.One);
 
     /// <summary>
     /// For sampling, [B, 1024] float32 uniforms on <paramref name="device"/>: board b's from the random stream

@@ -26,7 +26,7 @@ public sealed class LifeGptDecoder(LifeGpt model)
         var uniforms = CellSampler.Uniforms(boards.Count, options, model.Device);   // sampling: each board's own stream
         bool cellsOnly = options.IsGreedy && !options.IncludeProbabilities;   // then '0' and '1' are all the logits needed
         var (cells, pAlive, passes, plainCells) = options.Strategy == DecodeStrategy.Autoregressive
-            ? Autoregressive(boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, cellsOnly && options.CapturedSteps, cancellation)
+            ? Autoregressive(boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, cellsOnly && options.CudaGraphs, cancellation)
             : Speculative(boards, sampler, uniforms, options, cellsOnly, cancellation);
 
         var next = LifeGptCodec.Boards(cells);
@@ -69,13 +69,15 @@ public sealed class LifeGptDecoder(LifeGpt model)
 
     /// <summary>
     /// Speculative decoding with the exact rule as the first drafter (<see cref="SpeculativeRun"/>): verification
-    /// passes while they stay cheaper than plain decoding of what is left, then plain steps for the unfinished boards.
+    /// passes while they stay cheaper than plain decoding of what is left, then plain steps for the unfinished boards;
+    /// greedy passes of a few boards as replays of captured graphs where <see cref="DecodeOptions.CudaGraphs"/> and the
+    /// model can (<see cref="CapturedVerification"/>).
     /// </summary>
     private (Tensor Cells, Tensor? PAlive, int[] Passes, int[] PlainCells) Speculative(IReadOnlyList<Board> boards, CellSampler sampler,
         Tensor? uniforms, DecodeOptions options, bool cellsOnly, CancellationToken cancellation)
     {
         bool reuseCache = options.ReuseCacheAcrossPasses ?? model.Device.type != DeviceType.CUDA;
-        using var run = new SpeculativeRun(model, boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, reuseCache);
+        using var run = new SpeculativeRun(model, boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, reuseCache, options.CudaGraphs);
         while (!run.Done)
         {
             bool verify = run.PassCount < options.MaxPasses.GetValueOrDefault(int.MaxValue)

@@ -44,11 +44,14 @@ public sealed record DecodeOptions
     /// </summary>
     public bool? ReuseCacheAcrossPasses { get; init; }
     /// <summary>
-    /// Plain greedy decoding (no probabilities) of at most <see cref="Kernels.GreedySteps.MaxBatch"/> boards on the fused
-    /// kernels: each step one replay of a CUDA graph of the kernels' own (true, the default; <see cref="Kernels.GreedySteps"/>),
-    /// or step by step with libtorch's matmuls between the fused kernels (false), as larger batches always are.
+    /// Greedy decoding (no probabilities) of a few boards on the fused kernels as replays of captured CUDA graphs (true,
+    /// the default), or call by call (false), as larger batches always are. Plain decoding of at most
+    /// <see cref="Kernels.GreedySteps.MaxBatch"/> boards: each step one replay of a graph of the kernels' own
+    /// (<see cref="Kernels.GreedySteps"/>), instead of libtorch's matmuls between the fused kernels. Speculative
+    /// decoding of at most <see cref="Kernels.FusedKernels.MaxCapturedPassBatch"/> boards: each verification pass one replay
+    /// of a graph libtorch captured of its own kernels and the fused ones (<see cref="CapturedVerification"/>).
     /// </summary>
-    public bool CapturedSteps { get; init; } = true;
+    public bool CudaGraphs { get; init; } = true;
 
     public const int DefaultPassesBeforeFallbackCheck = 8;
 

@@ -26,7 +26,8 @@ namespace Conway.Decoding;
 /// without a cache: a pass from position 0 runs causal flash attention, while one that starts later attends over
 /// cached keys with explicit scores and a mask (libtorch's fused kernels take no offset causal mask, and its cuDNN
 /// attention re-plans for every new length), which read and write a [boards, 8, ~1,024, ~2,068] matrix five times a
-/// layer and made such a pass cost more than a whole one (measured: docs/PERFORMANCE.md).
+/// layer and made such a pass cost more than a whole one (measured: docs/PERFORMANCE.md). There a greedy pass of a few
+/// boards is one replay of a graph captured for its batch size (<see cref="CapturedVerification"/>).
 /// </para>
 /// <para>
 /// Verification stops paying for a checkpoint whose own choices keep changing from pass to pass. After
@@ -46,7 +47,7 @@ internal sealed class SpeculativeRun : IDisposable
     private readonly LifeGpt _model;
     private readonly CellSampler _sampler;
     private readonly Tensor? _uniforms;
-    private readonly bool _cellsOnly, _reuseCache;
+    private readonly bool _cellsOnly, _reuseCache, _capturePasses;
     private readonly DisposeScope _scope = NewDisposeScope();   // the run's own tensors; the results move out of it
     private readonly Tensor _tokens;                            // [B, 2069]: prompts then drafts, corrected in place
     private readonly Tensor? _pAlive;
@@ -61,12 +62,12 @@ internal sealed class SpeculativeRun : IDisposable
     public const int ProbeSteps = 8;
 
     public SpeculativeRun(LifeGpt model, IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
-        bool withProbabilities, bool cellsOnly, bool reuseCache)
+        bool withProbabilities, bool cellsOnly, bool reuseCache, bool capturePasses)
     {
         (_model, _sampler, _uniforms, _cellsOnly, _reuseCache) = (model, sampler, uniforms, cellsOnly, reuseCache);
+        _capturePasses = capturePasses && cellsOnly && uniforms is null && !reuseCache;   // greedy, cells only, every pass from 0
         int batch = boards.Count;
-        var draft = LifeGptCodec.CellTokens(boards.Select(b => LifeRule.Step(b)).ToArray(), model.Device);
-        _tokens = cat([LifeGptCodec.Prompts(boards, model.Device), draft], 1);
+        _tokens = LifeGptCodec.Drafted(boards, boards.Select(b => LifeRule.Step(b)).ToArray(), model.Device);
         _pAlive = withProbabilities ? zeros(batch, Board.Cells, ScalarType.Float32, model.Device) : null;
         (_settled, _passes, _plainCells) = (new int[batch], new int[batch], new int[batch]);
         _active = Enumerable.Range(0, batch).ToList();
@@ -84,16 +85,29 @@ internal sealed class SpeculativeRun : IDisposable
         var clock = Stopwatch.StartNew();
         using var pass = NewDisposeScope();
         int from = _active.Min(b => _settled[b]);                    // the earliest undecided cell
-        var rows = Rows();
-        var sequences = _tokens.index_select(0, rows);
-        // logits at position p predict cell p - 1044: those of cells from..1023
-        var logits = _model.Pass(sequences.narrow(1, _start, LifeGptCodec.CellsEnd - 1 - _start), _start, _cache,
-            LifeGptCodec.PromptLength - 1 + from - _start, _cellsOnly, cancellation);
-        var drafted = sequences.narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
-        var choices = _sampler.Choose(logits, _uniforms?.index_select(0, rows).narrow(1, from, Board.Cells - from));
-        long[] verdict = FirstRejections(choices.ne(drafted), from);      // read on the host: the pass has finished
+        var rows = _active.Count < _tokens.shape[0] ? Rows() : null;          // null: every board, in order (the first pass)
+        var sequences = rows is null ? _tokens : _tokens.index_select(0, rows);
+        Tensor choices, verdicts;
+        Tensor? probability = null;
+        var captured = _capturePasses && _start == 0 ? CapturedVerification.For(_model, _active.Count) : null;
+        if (captured is not null)
+        {
+            (choices, verdicts) = captured.Run(sequences, SettledColumn());   // all cells: choices from cell 0
+            from = 0;
+        }
+        else
+        {
+            // logits at position p predict cell p - 1044: those of cells from..1023
+            var logits = _model.Pass(sequences.narrow(1, _start, LifeGptCodec.CellsEnd - 1 - _start), _start, _cache,
+                LifeGptCodec.PromptLength - 1 + from - _start, _cellsOnly, cancellation);
+            var drafted = sequences.narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
+            var uniforms = rows is null ? _uniforms : _uniforms?.index_select(0, rows);
+            choices = _sampler.Choose(logits, uniforms?.narrow(1, from, Board.Cells - from));
+            verdicts = Verdicts(choices.ne(drafted), from, SettledColumn());
+            if (_pAlive is not null) probability = CellSampler.ProbabilityAlive(logits);
+        }
+        long[] verdict = verdicts.cpu().data<long>().ToArray();      // read on the host: the pass has finished
         _passSeconds += clock.Elapsed.TotalSeconds;
-        var probability = _pAlive is null ? null : CellSampler.ProbabilityAlive(logits);
         PassCount++;
 
         var unfinished = new List<int>();
@@ -188,17 +202,17 @@ internal sealed class SpeculativeRun : IDisposable
         (_tokens.narrow(1, LifeGptCodec.PromptLength, Board.Cells).MoveToOuterDisposeScope(), _pAlive?.MoveToOuterDisposeScope(), _passes, _plainCells);
 
     /// <summary>
-    /// Per active board, whether it rejects any cell at or after its own settled count and the first such cell (relative
-    /// to <paramref name="from"/>), as pairs: one host read per pass.
+    /// Per board of <paramref name="rejected"/> [A, 1024 - from] (cells from..1023), whether it rejects any cell at or
+    /// after its own <paramref name="settled"/> count [A, 1] and the first such cell (relative to <paramref name="from"/>):
+    /// [A, 2] on the device, for one host read per pass.
     /// </summary>
-    private long[] FirstRejections(Tensor rejected, int from)
+    internal static Tensor Verdicts(Tensor rejected, int from, Tensor settled)
     {
         using Scalar first = from.ToScalar(), end = Board.Cells.ToScalar();   // held across the call: see Scalars
-        var cellIndex = arange(first, end, Scalars.One, ScalarType.Int64, _model.Device).unsqueeze(0);
-        var own = SettledColumn();
-        var candidates = rejected.logical_and(cellIndex.ge(own));
+        var cellIndex = arange(first, end, Scalars.One, ScalarType.Int64, rejected.device).unsqueeze(0);
+        var candidates = rejected.logical_and(cellIndex.ge(settled));
         var firstRejected = candidates.to(ScalarType.Int64).argmax(1, keepdim: true);
-        return cat([candidates.any(1, keepdim: true).to(ScalarType.Int64), firstRejected], 1).cpu().data<long>().ToArray();
+        return cat([candidates.any(1, keepdim: true).to(ScalarType.Int64), firstRejected], 1);
     }
 
     /// <summary>
@@ -230,8 +244,10 @@ internal sealed class SpeculativeRun : IDisposable
         if (_model.Device.type == DeviceType.CUDA) cuda.synchronize(_model.Device);
     }
 
-    /// <summary>The active boards' settled counts as a column [A, 1] on the device.</summary>
-    private Tensor SettledColumn() => tensor(_active.Select(b => (long)_settled[b]).ToArray(), ScalarType.Int64, _model.Device).unsqueeze(1);
+    /// <summary>The active boards' settled counts as a column [A, 1] on the device (no copy from the host before the first pass).</summary>
+    private Tensor SettledColumn() => _active.All(b => _settled[b] == 0)
+        ? zeros(_active.Count, 1, ScalarType.Int64, _model.Device)
+        : tensor(_active.Select(b => (long)_settled[b]).ToArray(), ScalarType.Int64, _model.Device).unsqueeze(1);
 
     private Tensor Rows() => tensor(_active.Select(b => (long)b).ToArray(), ScalarType.Int64, _model.Device);
 

@@ -12,6 +12,8 @@ namespace Conway.Kernels;
 /// process, at the first model load there) and launched through the driver API on the stream libtorch uses, so they
 /// order with libtorch's own kernels. They read and write libtorch tensors in place: bfloat16, contiguous, on that
 /// device (<see cref="KernelArguments"/> checks each call's). <see cref="KernelChoice"/> decides whether a model uses them.
+/// Where libtorch's CUDA graph calls bind (<see cref="LibtorchGraphs"/>), they also capture libtorch's work with theirs
+/// (<see cref="Capture"/>).
 /// </summary>
 public sealed unsafe class FusedKernels
 {
@@ -29,9 +31,12 @@ public sealed unsafe class FusedKernels
     private readonly IntPtr _addLayerNorm, _rotaryPass, _rotaryStep, _attendStep;
     internal readonly IntPtr StepEmbed, StepQkv, AttendStepAt, AttendCombine, StepOut, StepFeedForwardIn, StepFeedForwardOut, StepChoose;
 
-    private FusedKernels(CudaDriver driver, int deviceIndex, IntPtr context, IntPtr module, int multiprocessors, string description)
+    private readonly LibtorchGraphs? _graphs;
+
+    private FusedKernels(CudaDriver driver, int deviceIndex, IntPtr context, IntPtr module, int multiprocessors, string description, LibtorchGraphs? graphs, string graphsReason)
     {
         (_driver, _deviceIndex, _context, _multiprocessors, Description) = (driver, deviceIndex, context, multiprocessors, description);
+        (_graphs, GraphsUnavailable) = (graphs, graphs is null ? graphsReason : null);
         _device = new Device(DeviceType.CUDA, deviceIndex);
         _addLayerNorm = driver.Function(module, "add_layer_norm");
         _rotaryPass = driver.Function(module, "rotary_pass");
@@ -55,6 +60,16 @@ public sealed unsafe class FusedKernels
 
     /// <summary>What was compiled, with what and for what: e.g. "NVRTC 13.0, sm_90, compiled in 84 ms".</summary>
     public string Description { get; }
+
+    /// <summary>Why libtorch's work cannot be captured here (<see cref="LibtorchGraphs.TryLoad"/>); null where it can.</summary>
+    public string? GraphsUnavailable { get; }
+
+    /// <summary>
+    /// Greedy speculative passes of at most this many boards are captured as CUDA graphs, one per batch size, sharing one
+    /// memory pool (<see cref="Capture"/>): one board's pass is host-bound, while a pass of many is long enough on the GPU
+    /// for its ~150 calls not to matter, and each graph keeps its batch's scratch.
+    /// </summary>
+    public const int MaxCapturedPassBatch = 8;
 
     /// <summary>The kernels for a CUDA device, compiled at the first call for it; or null with the reason they cannot run there.</summary>
     public static FusedKernels? For(int deviceIndex, out string reason)
@@ -80,8 +95,9 @@ public sealed unsafe class FusedKernels
             driver.MakeCurrent(context);
             var module = driver.LoadModule(cubin);
             int multiprocessors = driver.Attribute(device, CudaDriver.MultiprocessorCount);
+            var graphs = LibtorchGraphs.TryLoad(out string graphsReason);
             return (new FusedKernels(driver, deviceIndex, context, module, multiprocessors,
-                $"NVRTC {nvrtc.Version}, {architecture}, compiled in {clock.ElapsedMilliseconds} ms"), "");
+                $"NVRTC {nvrtc.Version}, {architecture}, compiled in {clock.ElapsedMilliseconds} ms", graphs, graphsReason), "");
         }
         catch (InvalidOperationException e)
         {
@@ -187,10 +203,23 @@ public sealed unsafe class FusedKernels
     public GreedySteps CaptureGreedySteps(GreedySteps.Weights weights, IReadOnlyList<Tensor> caches, Tensor cells, int firstPosition) =>
         new(this, weights, caches, cells, firstPosition, _deviceIndex, _multiprocessors);
 
+    /// <summary>Launches on <paramref name="stream"/>, by default the stream libtorch's kernels run on now (a capture's, while one runs).</summary>
     internal void Launch(IntPtr function, (uint X, uint Y) grid, uint block, void** arguments, string name, IntPtr stream = default)
     {
         _driver.MakeCurrent(_context);
-        _driver.Launch(function, grid, block, arguments, name, stream);
+        _driver.Launch(function, grid, block, arguments, name, stream == default ? _graphs?.CurrentStream(_deviceIndex) ?? default : stream);
+    }
+
+    /// <summary>
+    /// What <paramref name="body"/> enqueues, libtorch's kernels and these, captured by libtorch as a CUDA graph with the
+    /// tensors it returns as the graph's outputs (<see cref="CapturedGraph"/>), drawing on <paramref name="shared"/>'s
+    /// memory pool if given; null where libtorch's graph calls do not bind (<see cref="GraphsUnavailable"/>).
+    /// </summary>
+    internal CapturedGraph? Capture(LibtorchGraphs.MemoryPool? shared, Func<Tensor[]> body)
+    {
+        if (_graphs is null) return null;
+        _driver.MakeCurrent(_context);
+        return _graphs.Capture(_deviceIndex, shared, body);
     }
 
     internal IntPtr CaptureGraph(Action<IntPtr> enqueue)

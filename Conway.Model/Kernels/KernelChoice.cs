@@ -34,7 +34,8 @@ public sealed record KernelChoice(FusedKernels? Kernels, string Description)
         {
             var (kernels, reason) = compile();
             if (kernels is not null)
-                return new(kernels, $"fused kernels ({kernels.Description}; plain greedy steps of up to {GreedySteps.MaxBatch} boards as one captured CUDA graph)");
+                return new(kernels, $"fused kernels ({kernels.Description}; plain greedy steps of up to {GreedySteps.MaxBatch} boards as one captured CUDA graph; " +
+                    (kernels.GraphsUnavailable is { } why ? $"speculative passes call by call: {why})" : $"greedy speculative passes of up to {FusedKernels.MaxCapturedPassBatch} boards as captured CUDA graphs)"));
             unfit = reason;
         }
         if (mode == "fused") throw new InvalidOperationException($"the fused kernels were asked for but cannot run: {unfit}");

@@ -51,6 +51,8 @@ public sealed class LifeGpt : nn.Module<Tensor, Tensor>
 
     private readonly Autocast _autocast = new();
     private DecodingPreparation? _preparation;
+    private readonly Dictionary<object, IDisposable?> _captured = [];   // see Captured
+    private LibtorchGraphs.MemoryPool? _capturePool;
 
     public LifeGpt() : base(nameof(LifeGpt))
     {
@@ -112,6 +114,43 @@ public sealed class LifeGpt : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
+    /// What <paramref name="capture"/> made for <paramref name="key"/> at the first call (null if it could not: asked
+    /// again never), kept with the decoding layouts that its graph reads: dropped when they are derived again, and with
+    /// the model. Its graph comes from <see cref="CaptureGraph"/>.
+    /// </summary>
+    internal T? Captured<T>(object key, Func<T?> capture) where T : class, IDisposable
+    {
+        EnsurePreparedForDecoding();
+        if (!_captured.TryGetValue(key, out var made)) _captured[key] = made = capture();
+        return (T?)made;
+    }
+
+    /// <summary>
+    /// What <paramref name="body"/> enqueues, captured by libtorch as a CUDA graph whose outputs are the tensors the body
+    /// returns (<see cref="CapturedGraph"/>); all of a model's graphs share one memory pool, so each one's outputs are to be
+    /// read before another replays. Null unless the fused kernels run and libtorch's graph calls bind.
+    /// </summary>
+    internal CapturedGraph? CaptureGraph(Func<Tensor[]> body)
+    {
+        var graph = Kernels.Kernels?.Capture(_capturePool, body);
+        _capturePool ??= graph?.Pool;
+        return graph;
+    }
+
+    private void DropCaptured()
+    {
+        foreach (var made in _captured.Values) made?.Dispose();
+        _captured.Clear();
+        _capturePool = null;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        DropCaptured();
+        base.Dispose(disposing);
+    }
+
+    /// <summary>
     /// Derives every module's decoding layouts from the current weights, replacing any derived before. They are not
     /// state: never in the state_dict, never loaded or saved. <see cref="Pass"/> and <see cref="Step"/> derive them on
     /// first use and again after a move or cast (<c>to()</c> replaces the parameters); weights changed in place (a
@@ -126,6 +165,7 @@ public sealed class LifeGpt : nn.Module<Tensor, Tensor>
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
+        DropCaptured();
         var weight = net.token_emb.emb.weight!;
         var kernels = Kernels.Kernels is { } k && k.Fit(weight) ? k : null;
         net.PrepareForDecoding(blockDiagonalSteps ?? weight.device_type == DeviceType.CUDA, kernels);
