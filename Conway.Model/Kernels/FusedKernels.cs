@@ -213,7 +213,8 @@ public sealed unsafe class FusedKernels
     /// <summary>
     /// What <paramref name="body"/> enqueues, libtorch's kernels and these, captured by libtorch as a CUDA graph with the
     /// tensors it returns as the graph's outputs (<see cref="CapturedGraph"/>), drawing on <paramref name="shared"/>'s
-    /// memory pool if given; null where libtorch's graph calls do not bind (<see cref="GraphsUnavailable"/>).
+    /// memory pool if given; null where libtorch's graph calls do not bind (<see cref="GraphsUnavailable"/>) or libtorch's
+    /// current device on this thread is another.
     /// </summary>
     internal CapturedGraph? Capture(LibtorchGraphs.MemoryPool? shared, Func<Tensor[]> body)
     {

@@ -81,13 +81,14 @@ internal sealed unsafe class LibtorchGraphs
     }
 
     /// <summary>
-    /// Captures what <paramref name="body"/> enqueues on <paramref name="deviceIndex"/> (the thread's current device) as
-    /// a graph; <paramref name="shared"/>: the memory pool of an earlier graph to draw from (see <see cref="CapturedGraph"/>).
+    /// Captures what <paramref name="body"/> enqueues on <paramref name="deviceIndex"/> as a graph; <paramref name="shared"/>:
+    /// the memory pool of an earlier graph to draw from (see <see cref="CapturedGraph"/>). Null, capturing nothing, unless
+    /// the device is libtorch's current one on this thread (libtorch captures on the current device's stream; the fused
+    /// kernels make their device's context current before this).
     /// </summary>
-    public CapturedGraph Capture(int deviceIndex, MemoryPool? shared, Func<Tensor[]> body)
+    public CapturedGraph? Capture(int deviceIndex, MemoryPool? shared, Func<Tensor[]> body)
     {
-        int current = (sbyte)(_currentStream(-1).Device >> 8);        // the current device's stream: its Device is (type, index)
-        if (current != deviceIndex) throw new InvalidOperationException($"a capture on cuda:{deviceIndex} needs it current on this thread, not cuda:{current}");
+        if ((sbyte)(_currentStream(-1).Device >> 8) != deviceIndex) return null;   // the current device's stream: its Device is (type, index)
         var device = new Device(DeviceType.CUDA, deviceIndex);
         cuda.synchronize(device);                                     // what the legacy stream wrote before is there
         var previous = _currentStream(deviceIndex);
