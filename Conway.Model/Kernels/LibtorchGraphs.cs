@@ -102,7 +102,7 @@ internal sealed unsafe class LibtorchGraphs
             graph = (IntPtr)NativeMemory.AllocZeroed(GraphObjectBytes);
             _construct(graph, 0);
             var pool = shared ?? default;
-            _captureBegin(graph, pool.Id, pool.Serial, ThreadLocalCapture);
+            _captureBegin(graph, pool.First, pool.Second, ThreadLocalCapture);
             capturing = true;
             Tensor[] outputs;
             try
@@ -135,9 +135,9 @@ internal sealed unsafe class LibtorchGraphs
         NativeMemory.Free((void*)graph);
     }
 
-    /// <summary>A caching-allocator pool id (MempoolId_t, a pair of unsigned 64-bit numbers; {0, 0} asks for a new one).</summary>
+    /// <summary>A caching-allocator pool id (MempoolId_t: a graph-private pool's id first, a user pool's second; {0, 0} asks for a new one).</summary>
     [StructLayout(LayoutKind.Sequential)]
-    internal readonly record struct MemoryPool(ulong Id, ulong Serial);
+    internal readonly record struct MemoryPool(ulong First, ulong Second);
 }
 
 /// <summary>
