@@ -92,8 +92,8 @@ public sealed class ModelOptions : IValidatableObject
     /// <summary>
     /// How long a worker waits for more requests after the first one of a batch. 0 (the default): none, a free worker
     /// takes what is waiting, and requests that arrive while it decodes form its next batch. Measured on one H200
-    /// (docs/PERFORMANCE.md, "Through HTTP"), 2 ms cost a lone request 1.5 ms at the median and single-board requests
-    /// from 64 clients 30% of their throughput.
+    /// (docs/PERFORMANCE.md, "Fused kernels"), 2 ms cost a lone request about 2 ms at the median and single-board
+    /// requests from 64 clients about a third of their throughput.
     /// </summary>
     [Range(0, 10_000)]
     public int MaxWaitMs { get; set; }

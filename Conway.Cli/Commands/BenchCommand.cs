@@ -137,7 +137,7 @@ public static class BenchCommand
     /// <summary>Whether <see cref="DecodeOptions.CudaGraphs"/> decides how this row decodes.</summary>
     private static bool Captures(DecodeStrategy strategy, int batch, KernelChoice kernels) => strategy == DecodeStrategy.Autoregressive
         ? kernels.Kernels is not null && batch <= GreedySteps.MaxBatch
-        : kernels.Kernels is { GraphsUnavailable: null } && batch <= FusedKernels.MaxCapturedPassBatch;
+        : kernels.Kernels?.CapturesPasses(batch) == true;
 
     /// <summary>Times <paramref name="repeats"/> decodes of one batch after a warm-up; boards/s at the median.</summary>
     private static (double BoardsPerSecond, double P50, double Slowest, IReadOnlyList<Prediction> Last, Board[] Boards) Measure(

@@ -40,18 +40,13 @@ public static class LifeGptCodec
 
     /// <summary>The prompts followed by next-state cells (a speculative pass's drafts), [B, 2069] int64: one copy to the device.</summary>
     public static Tensor Drafted(IReadOnlyList<Board> boards, IReadOnlyList<Board> drafts, Device device) =>
-        Tokens(boards.Count, CellsEnd, (i, row) =>
-        {
-            WritePrompt(boards[i], row);
-            WriteCells(drafts[i], row[PromptLength..]);
-        }, device);
+        Tokens(boards.Count, CellsEnd, (i, row) => WriteDrafted(boards[i], drafts[i], row), device);
 
     /// <summary>Full training sequences [B, 2071] int64 for boards and their next states (the bytes of <see cref="Sequence"/>).</summary>
     public static Tensor Sequences(IReadOnlyList<Board> boards, IReadOnlyList<Board> next, Device device) =>
         Tokens(boards.Count, SequenceLength, (i, row) =>
         {
-            WritePrompt(boards[i], row);
-            WriteCells(next[i], row.Slice(PromptLength, Board.Cells));
+            WriteDrafted(boards[i], next[i], row);
             TrailerBytes.CopyTo(row[CellsEnd..]);
         }, device);
 
@@ -70,6 +65,12 @@ public static class LifeGptCodec
         HeaderBytes.CopyTo(row);
         WriteCells(board, row.Slice(Header.Length, Board.Cells));
         SeparatorBytes.CopyTo(row[(Header.Length + Board.Cells)..]);
+    }
+
+    private static void WriteDrafted(Board board, Board next, Span<byte> row)
+    {
+        WritePrompt(board, row);
+        WriteCells(next, row.Slice(PromptLength, Board.Cells));
     }
 
     private static void WriteCells(Board board, Span<byte> row)

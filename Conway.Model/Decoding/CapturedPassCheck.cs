@@ -36,9 +36,7 @@ public static class CapturedPassCheck
 
         Tensor CallByCall()
         {
-            var logits = model.Pass(sequences.narrow(1, 0, LifeGptCodec.CellsEnd - 1), 0, null, LifeGptCodec.PromptLength - 1, cellsOnly: true);
-            var choices = CellSampler.Greedy(logits);
-            var verdicts = SpeculativeRun.Verdicts(choices.ne(sequences.narrow(1, LifeGptCodec.PromptLength, Board.Cells)), 0, settled);
+            var (choices, verdicts) = CapturedVerification.Score(model, sequences, settled);
             return cat([choices, verdicts], 1).cpu();
         }
         var captured = CapturedVerification.For(model, batch) ?? throw new InvalidOperationException($"no pass of {batch} boards was captured: {model.Kernels.Description}");

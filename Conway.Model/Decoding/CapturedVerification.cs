@@ -11,7 +11,7 @@ namespace Conway.Decoding;
 /// libtorch (<see cref="CapturedGraph"/>) and replayed by every such pass after, for as long as the model keeps its
 /// decoding layouts (<see cref="LifeGpt.Captured{T}"/>). One board's pass is ~150 libtorch calls and kernel launches
 /// for ~0.2 ms of arithmetic, so the host bounds it; a replay is one call (docs/PERFORMANCE.md, "Fused kernels"). The
-/// graph runs the same calls as an uncaptured pass from position 0 (<see cref="SpeculativeRun.Verdicts"/>), so on the
+/// graph runs the same calls as an uncaptured pass from position 0 (<see cref="Score"/>), so on the
 /// same boards it gives the same cells; it scores all 1,024 cells of each board, as the first pass does, since a pass
 /// from a later cell would change its shapes.
 /// </summary>
@@ -25,9 +25,20 @@ internal sealed class CapturedVerification : IDisposable
 
     /// <summary>The captured pass for <paramref name="batch"/> boards (captured now if it is the first); null where none can be.</summary>
     public static CapturedVerification? For(LifeGpt model, int batch) =>
-        batch <= FusedKernels.MaxCapturedPassBatch && model.Kernels.Kernels is { GraphsUnavailable: null }
-            ? model.Captured((typeof(CapturedVerification), batch), () => Capture(model, batch))
-            : null;
+        model.Kernels.Kernels?.CapturesPasses(batch) == true ? model.Captured((typeof(CapturedVerification), batch), () => Capture(model, batch)) : null;
+
+    /// <summary>
+    /// What the graph runs: a greedy pass from position 0 over <paramref name="sequences"/> [B, 2069] (prompts and drafts)
+    /// with each board's settled cell count [B, 1]: the model's choices for all its cells [B, 1024] and the verdicts [B, 2]
+    /// (<see cref="SpeculativeRun.Verdicts"/>), in the caller's dispose scope.
+    /// </summary>
+    internal static (Tensor Choices, Tensor Verdicts) Score(LifeGpt model, Tensor sequences, Tensor settled)
+    {
+        var logits = model.Pass(sequences.narrow(1, 0, LifeGptCodec.CellsEnd - 1), 0, null, LifeGptCodec.PromptLength - 1, cellsOnly: true);
+        var choices = CellSampler.Greedy(logits);
+        var drafted = sequences.narrow(1, LifeGptCodec.PromptLength, choices.shape[1]);
+        return (choices, SpeculativeRun.Verdicts(choices.ne(drafted), 0, settled));
+    }
 
     private static CapturedVerification? Capture(LifeGpt model, int batch)
     {
@@ -37,10 +48,8 @@ internal sealed class CapturedVerification : IDisposable
         var graph = model.CaptureGraph(() =>
         {
             using var scope = NewDisposeScope();
-            var logits = model.Pass(sequences.narrow(1, 0, LifeGptCodec.CellsEnd - 1), 0, null, LifeGptCodec.PromptLength - 1, cellsOnly: true);
-            var choices = CellSampler.Greedy(logits);
-            var drafted = sequences.narrow(1, LifeGptCodec.PromptLength, choices.shape[1]);
-            return [choices.MoveToOuterDisposeScope(), SpeculativeRun.Verdicts(choices.ne(drafted), 0, settled).MoveToOuterDisposeScope()];
+            var (choices, verdicts) = Score(model, sequences, settled);
+            return [choices.MoveToOuterDisposeScope(), verdicts.MoveToOuterDisposeScope()];
         });
         if (graph is not null) return new CapturedVerification(sequences, settled, graph);
         sequences.Dispose();

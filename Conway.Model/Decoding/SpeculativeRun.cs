@@ -65,7 +65,7 @@ internal sealed class SpeculativeRun : IDisposable
         bool withProbabilities, bool cellsOnly, bool reuseCache, bool capturePasses)
     {
         (_model, _sampler, _uniforms, _cellsOnly, _reuseCache) = (model, sampler, uniforms, cellsOnly, reuseCache);
-        _capturePasses = capturePasses && cellsOnly && uniforms is null && !reuseCache;   // greedy, cells only, every pass from 0
+        _capturePasses = capturePasses && cellsOnly && !reuseCache;   // greedy without probabilities, every pass from position 0
         int batch = boards.Count;
         _tokens = LifeGptCodec.Drafted(boards, boards.Select(b => LifeRule.Step(b)).ToArray(), model.Device);
         _pAlive = withProbabilities ? zeros(batch, Board.Cells, ScalarType.Float32, model.Device) : null;
@@ -89,7 +89,7 @@ internal sealed class SpeculativeRun : IDisposable
         var sequences = rows is null ? _tokens : _tokens.index_select(0, rows);
         Tensor choices, verdicts;
         Tensor? probability = null;
-        var captured = _capturePasses && _start == 0 ? CapturedVerification.For(_model, _active.Count) : null;
+        var captured = _capturePasses ? CapturedVerification.For(_model, _active.Count) : null;
         if (captured is not null)
         {
             (choices, verdicts) = captured.Run(sequences, SettledColumn());   // all cells: choices from cell 0

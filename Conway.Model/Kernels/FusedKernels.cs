@@ -71,6 +71,9 @@ public sealed unsafe class FusedKernels
     /// </summary>
     public const int MaxCapturedPassBatch = 8;
 
+    /// <summary>Whether a greedy speculative pass of <paramref name="batch"/> boards is captured here (<see cref="MaxCapturedPassBatch"/>).</summary>
+    public bool CapturesPasses(int batch) => GraphsUnavailable is null && batch <= MaxCapturedPassBatch;
+
     /// <summary>The kernels for a CUDA device, compiled at the first call for it; or null with the reason they cannot run there.</summary>
     public static FusedKernels? For(int deviceIndex, out string reason)
     {
