@@ -9,8 +9,8 @@ using static Conway.Api.Tests.Given;
 namespace Conway.Api.Tests;
 
 /// <summary>
-/// Admission by cost with the shipped model on this CPU, on a real Kestrel socket, with the CPU defaults (passes and
-/// batches of 2 boards, a queue of 32 boards, 120 s deadlines): what a CPU user gets under a burst, beside a huge
+/// Admission by cost with the shipped model on this CPU, on a real Kestrel socket, with the CPU defaults (passes of 1
+/// board, batches of 2, a queue of 32 boards, 120 s deadlines): what a CPU user gets under a burst, beside a huge
 /// request, and when a batch overruns its time limit. The boards are the named patterns, which the shipped model
 /// steps exactly (docs/ACCURACY.md), so every 200 can be checked against the rule.
 /// </summary>
@@ -123,7 +123,7 @@ public sealed class CpuAdmissionTests(ITestOutputHelper output)
             ("Model:MaxBatchBoards", "4"), ("Model:SliceBoards", "4"));   // a 4-board request is one batch: one failure each
         await api.StartAsync(seconds: 180);
         using var client = api.CreateLoopbackClient();
-        var fourBoards = Json(new { boards = Boards.Take(4).Select(board => board.ToRows()) });   // two passes of 2: seconds here
+        var fourBoards = Json(new { boards = Boards.Take(4).Select(board => board.ToRows()) });   // four passes of 1: seconds here
 
         for (int i = 0; i < 2; i++)
         {

@@ -69,7 +69,7 @@ public sealed class ModelOptions : IValidatableObject
     public string Kernels { get; set; } = "auto";
 
     /// <summary>
-    /// Most boards the model decodes in one pass (its memory peak; a batch runs as several passes). 0 or unset: 2 on
+    /// Most boards the model decodes in one pass (its memory peak; a batch runs as several passes). 0 or unset: 1 on
     /// CPU workers (<see cref="LifeGptPredictor.CpuBoardsPerPass"/>: bigger passes are slower there, and a cancelled or
     /// timed-out batch stops within a layer of a short one), 256 on CUDA. A board needs
     /// about 0.1 GB at the peak of a CPU pass (float32) and about 0.05 GB on a GPU (bf16): a speculative pass keeps no
@@ -78,7 +78,7 @@ public sealed class ModelOptions : IValidatableObject
     [Range(1, 65536)]
     public int BoardsPerPass { get; set; }
 
-    /// <summary>A worker stops gathering a batch once it holds this many boards. 0 or unset: one pass on CPU workers, 64 on CUDA.</summary>
+    /// <summary>A worker stops gathering a batch once it holds this many boards. 0 or unset: one pass, but at least 2 boards, on CPU workers; 64 on CUDA.</summary>
     [Range(1, 65536)]
     public int MaxBatchBoards { get; set; }
 
@@ -188,7 +188,9 @@ public sealed class ModelOptions : IValidatableObject
     public void ApplyDeviceDefaults(bool cpuOnly)
     {
         if (BoardsPerPass == 0) BoardsPerPass = cpuOnly ? LifeGptPredictor.CpuBoardsPerPass : LifeGptPredictor.CudaBoardsPerPass;
-        if (MaxBatchBoards == 0) MaxBatchBoards = cpuOnly ? BoardsPerPass : 64;   // on a CPU a batch of two passes is no faster, twice the wait
+        // on a CPU at least two boards, so that a big request's slice and another request's board share a batch (which
+        // runs as passes of BoardsPerPass): a batch of one board is the request with the earliest deadline alone
+        if (MaxBatchBoards == 0) MaxBatchBoards = cpuOnly ? Math.Max(BoardsPerPass, 2) : 64;
         if (SliceBoards == 0) SliceBoards = Math.Max(1, MaxBatchBoards / 2);
         if (QueueCapacity == 0) QueueCapacity = cpuOnly ? 32 : 4096;
         if (MaxDeadlineMs == 0) MaxDeadlineMs = cpuOnly ? 120_000 : 30_000;

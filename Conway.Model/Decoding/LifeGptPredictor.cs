@@ -28,11 +28,12 @@ public sealed class LifeGptPredictor : IBoardPredictor
     /// Boards in a pass on the CPU when none is given. A speculative pass's largest temporary, the q | k | v | swap
     /// projection, is 17 MB a board in float32, and glibc's malloc gives every block past its mmap threshold (32 MB at
     /// most) fresh pages from the kernel, zeroed and faulted in again in every layer, so bigger passes cost more per board
-    /// there, while plain decoding gains from a few boards a step. The shipped model on the 2-core VM (2026-12-02,
-    /// <c>conway bench --device cpu --batches-speculative 1,2,4 --batches-autoregressive 1,2,4 --repeats 2</c>), a board's
-    /// share of a pass of 1, 2 and 4: speculative 0.92, 1.10 and 1.39 s; plain 10.4, 9.0 and 7.8 s.
+    /// there. The shipped model on the 2-core VM (<c>conway bench --device cpu --batches-speculative 1,2,4
+    /// --batches-autoregressive 1,2,4 --repeats 2</c>), a board's share of a pass of 1, 2 and 4: on 2026-12-02 speculative
+    /// 0.92, 1.10 and 1.39 s, plain 10.4, 9.0 and 7.8 s; on 2026-12-03 (1 and 2) speculative 0.83 and 1.17 s, plain 9.9 and
+    /// 10.0 s. Speculative decoding, the default, is fastest a board at a time, and plain decoding gains little or nothing.
     /// </summary>
-    public const int CpuBoardsPerPass = 2;
+    public const int CpuBoardsPerPass = 1;
 
     /// <summary>Boards in a pass on CUDA when none is given: about 0.05 GB each at a pass's peak in bf16.</summary>
     public const int CudaBoardsPerPass = 256;
