@@ -40,13 +40,13 @@ public static class LifeGptCodec
 
     /// <summary>The prompts followed by next-state cells (a speculative pass's drafts), [B, 2069] int64: one copy to the device.</summary>
     public static Tensor Drafted(IReadOnlyList<Board> boards, IReadOnlyList<Board> drafts, Device device) =>
-        Tokens(boards.Count, CellsEnd, (i, row) => WriteDrafted(boards[i], drafts[i], row), device);
+        Tokens(boards.Count, CellsEnd, (i, row) => WritePromptAndCells(boards[i], drafts[i], row), device);
 
     /// <summary>Full training sequences [B, 2071] int64 for boards and their next states (the bytes of <see cref="Sequence"/>).</summary>
     public static Tensor Sequences(IReadOnlyList<Board> boards, IReadOnlyList<Board> next, Device device) =>
         Tokens(boards.Count, SequenceLength, (i, row) =>
         {
-            WriteDrafted(boards[i], next[i], row);
+            WritePromptAndCells(boards[i], next[i], row);
             TrailerBytes.CopyTo(row[CellsEnd..]);
         }, device);
 
@@ -67,7 +67,7 @@ public static class LifeGptCodec
         SeparatorBytes.CopyTo(row[(Header.Length + Board.Cells)..]);
     }
 
-    private static void WriteDrafted(Board board, Board next, Span<byte> row)
+    private static void WritePromptAndCells(Board board, Board next, Span<byte> row)
     {
         WritePrompt(board, row);
         WriteCells(next, row.Slice(PromptLength, Board.Cells));
