@@ -11,6 +11,8 @@ public sealed class UsageErrorTests
     [InlineData("--strategies is a comma-separated list", "bench", "--strategies", "speculative,foo")]
     [InlineData("--batches-speculative is a comma-separated list of whole numbers of at least 1, not '1,0'", "bench", "--batches-speculative", "1,0")]
     [InlineData("--precision is auto, bf16 or fp32, not 'fp16'", "bench", "--precision", "fp16")]
+    [InlineData("--flip-margins is a comma-separated list of numbers of at least 0, not '0.5,-1'", "bench", "--flip-margins", "0.5,-1")]
+    [InlineData("--flip-margins is a comma-separated list of numbers of at least 0, not 'NaN'", "bench", "--flip-margins", "NaN")]
     [InlineData("--boards is a whole number of at least 0, not 'many'", "eval", "--boards", "many")]
     [InlineData("--boards is a whole number of at least 0, not '-3'", "eval", "--boards", "-3")]
     [InlineData("--strategy is speculative or autoregressive, not 'greedy'", "eval", "--strategy", "greedy")]

@@ -35,6 +35,11 @@ public static class CliOptions
         Parsed(name, fallback, description, "N,N,...", text => Wholes(text) is null ? null : text,
             "a comma-separated list of whole numbers of at least 1");
 
+    /// <summary>A comma-separated list of finite numbers of at least 0; the action reads it with <see cref="Numbers"/>.</summary>
+    public static Option<string> NumberList(string name, string fallback, string description) =>
+        Parsed(name, fallback, description, "X,X,...", text => Numbers(text) is null ? null : text,
+            "a comma-separated list of numbers of at least 0");
+
     /// <summary>The items of a comma-separated list of choices, in lower case; null if any is not one of them.</summary>
     public static string[]? Choices(string text, IReadOnlyCollection<string> choices)
     {
@@ -47,6 +52,13 @@ public static class CliOptions
     {
         var items = text.Split(',').Select(i => int.TryParse(i, NumberStyles.Integer, CultureInfo.InvariantCulture, out int x) && x >= 1 ? x : 0).ToArray();
         return items.All(x => x >= 1) ? items : null;
+    }
+
+    /// <summary>The numbers of a comma-separated list of finite numbers of at least 0; null if any is not.</summary>
+    public static double[]? Numbers(string text)
+    {
+        var items = text.Split(',').Select(i => double.TryParse(i, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && x >= 0 && double.IsFinite(x) ? x : -1).ToArray();
+        return items.All(x => x >= 0) ? items : null;
     }
 
     /// <summary>A text value; <paramref name="fallback"/> null means the option is off unless given.</summary>

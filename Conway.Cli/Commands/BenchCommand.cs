@@ -32,7 +32,7 @@ public static class BenchCommand
 
     private sealed record Settings(
         string[] Models, string Device, string Precision, string[] Kernels, DecodeStrategy[] Strategies, int[] BatchesSpeculative, int[] BatchesPlain,
-        int Repeats, int Seed, int? MaxPasses, bool? ReuseCache, string? Out, int Agreement, bool[] CudaGraphs);
+        int Repeats, int Seed, int? MaxPasses, bool? ReuseCache, string? Out, int Agreement, bool[] CudaGraphs, float[] FlipMargins);
 
     public static Command Create()
     {
@@ -49,11 +49,12 @@ public static class BenchCommand
         var reuseCache = CliOptions.Choice("--reuse-cache", "auto", "speculative decoding: later passes re-score from the earliest re-drafted cell over a KV cache (yes) or the whole sequence (no); auto: yes on the CPU, no on CUDA", ["auto", "yes", "no"]);
         var output = CliOptions.Text("--out", null, "also write the table to this file [default: none, stdout only]", "FILE");
         var agreement = CliOptions.Whole("--agreement", 0, "a row per checkpoint: on this many boards, how often speculative and autoregressive decoding agree (0: no row)");
+        var flipMargins = CliOptions.NumberList("--flip-margins", FormattableString.Invariant($"{DecodeOptions.DefaultFlipMargin}"), "speculative decoding: when a pass re-drafts a board, the logit margin under which a choice whose left neighbour changed to the other state is drafted as that state, comma-separated for a row each (0: the pass's choices as they are)");
         var graphs = CliOptions.ChoiceList("--graphs", "yes", $"on the fused kernels, plain decoding of up to {GreedySteps.MaxBatch} boards and speculative of up to {FusedKernels.MaxCapturedPassBatch}: each step or pass a replay of a captured CUDA graph (yes), call by call (no), or both (yes,no: a row each)", ["yes", "no"]);
 
         var command = new Command("bench", "time greedy decoding (strategy x batch) against the floors of the card it runs on")
         {
-            models, device, precision, kernels, strategies, batchesSpeculative, batchesPlain, repeats, seed, maxPasses, reuseCache, output, agreement, graphs,
+            models, device, precision, kernels, strategies, batchesSpeculative, batchesPlain, repeats, seed, maxPasses, reuseCache, output, agreement, graphs, flipMargins,
         };
         command.SetAction(parsed => Run(new Settings(
             parsed.GetRequiredValue(models).Split(','), parsed.GetRequiredValue(device), parsed.GetRequiredValue(precision),
@@ -62,7 +63,8 @@ public static class BenchCommand
             CliOptions.Wholes(parsed.GetRequiredValue(batchesSpeculative))!, CliOptions.Wholes(parsed.GetRequiredValue(batchesPlain))!,
             parsed.GetValue(repeats), parsed.GetValue(seed), parsed.GetValue(maxPasses) is > 0 and var m ? m : null,
             parsed.GetRequiredValue(reuseCache) switch { "yes" => true, "no" => false, _ => null }, parsed.GetValue(output), parsed.GetValue(agreement),
-            CliOptions.Choices(parsed.GetRequiredValue(graphs), ["yes", "no"])!.Select(c => c == "yes").ToArray()),
+            CliOptions.Choices(parsed.GetRequiredValue(graphs), ["yes", "no"])!.Select(c => c == "yes").ToArray(),
+            CliOptions.Numbers(parsed.GetRequiredValue(flipMargins))!.Select(m => (float)m).ToArray()),
             parsed.InvocationConfiguration.Output, parsed.InvocationConfiguration.Error));
         return command;
     }
@@ -77,7 +79,7 @@ public static class BenchCommand
 
         var rows = new List<string>();
         string dtype = "";
-        int rowsPerModel = s.Strategies.Sum(st => st == DecodeStrategy.Speculative ? s.BatchesSpeculative.Length : s.BatchesPlain.Length) + (s.Agreement > 0 ? 1 : 0);
+        int rowsPerModel = s.Strategies.Sum(st => st == DecodeStrategy.Speculative ? s.BatchesSpeculative.Length * s.FlipMargins.Length : s.BatchesPlain.Length) + (s.Agreement > 0 ? s.FlipMargins.Length : 0);
         int total = rowsPerModel * modelPaths.Length * s.Kernels.Length;
         using (var progress = new ProgressDisplay(error, ProgressDisplay.StderrIsTerminal, "bench"))
         {
@@ -94,11 +96,17 @@ public static class BenchCommand
                     var runs = (strategy == DecodeStrategy.Speculative ? s.BatchesSpeculative : s.BatchesPlain)
                         .SelectMany(batch => Captures(strategy, batch, predictor.Model.Kernels)
                             ? s.CudaGraphs.Select(c => (batch, Captured: (bool?)c))
-                            : [(batch, Captured: (bool?)null)]);
-                    foreach (var (batch, captured) in runs)
+                            : [(batch, Captured: (bool?)null)])
+                        .SelectMany(run => (strategy == DecodeStrategy.Speculative ? s.FlipMargins : [DecodeOptions.DefaultFlipMargin])
+                            .Select(flipMargin => (run.batch, run.Captured, FlipMargin: flipMargin)));
+                    foreach (var (batch, captured, flipMargin) in runs)
                     {
-                        progress.Update("rows", rows.Count, total, $"now {checkpoint}, {strategy.ToString().ToLowerInvariant()}, batch {batch}");
-                        var options = DecodeOptions.Greedy with { Strategy = strategy, MaxPasses = s.MaxPasses, ReuseCacheAcrossPasses = s.ReuseCache, CudaGraphs = captured ?? true };
+                        string strategyColumn = strategy == DecodeStrategy.Speculative ? SpeculativeColumn(flipMargin, s.FlipMargins) : "autoregressive";
+                        progress.Update("rows", rows.Count, total, $"now {checkpoint}, {strategyColumn}, batch {batch}");
+                        var options = DecodeOptions.Greedy with
+                        {
+                            Strategy = strategy, MaxPasses = s.MaxPasses, ReuseCacheAcrossPasses = s.ReuseCache, CudaGraphs = captured ?? true, FlipMargin = flipMargin,
+                        };
                         string kernelsColumn = captured switch { null => kernelsUsed, true => $"{kernelsUsed}, CUDA graphs", false => $"{kernelsUsed}, call by call" };
                         var (boardsPerSecond, p50, slowest, predictions, boards) = Measure(predictor, batch, options, s.Repeats, s.Seed);
                         int agree = predictions.Zip(boards).Count(p => p.First.Next.Equals(LifeRule.Step(p.Second)));   // the last run
@@ -107,7 +115,7 @@ public static class BenchCommand
                             ? string.Create(CultureInfo.InvariantCulture, $"{predictions.Average(p => p.Passes ?? 0):F2} / {predictions.Max(p => p.Passes ?? 0)}") + (predictions.Sum(p => p.PlainCells ?? 0) is > 0 and var plain ? $" (+{plain} plain cells)" : "")
                             : "-";
                         string row = string.Create(CultureInfo.InvariantCulture,
-                            $"| {checkpoint} | {kernelsColumn} | {strategy.ToString().ToLowerInvariant()} | {batch} | {boardsPerSecond:F1} | {p50 * 1000:F1} | {slowest * 1000:F1} | {GpuMemory(target)} | {boardsPerSecond / floor:P1} of {floor:F0} | {passes} | {agree}/{batch} |");
+                            $"| {checkpoint} | {kernelsColumn} | {strategyColumn} | {batch} | {boardsPerSecond:F1} | {p50 * 1000:F1} | {slowest * 1000:F1} | {GpuMemory(target)} | {boardsPerSecond / floor:P1} of {floor:F0} | {passes} | {agree}/{batch} |");
                         rows.Add(row);
                         progress.Line(row);
                     }
@@ -115,8 +123,11 @@ public static class BenchCommand
                 if (s.Agreement > 0)
                 {
                     progress.Update("rows", rows.Count, total, $"now {checkpoint}, agreement on {s.Agreement} boards");
-                    rows.Add(Agreement(predictor, $"{checkpoint} | {kernelsUsed}", s.Agreement, s.Seed));
-                    progress.Line(rows[^1]);
+                    foreach (var row in Agreement(predictor, $"{checkpoint} | {kernelsUsed}", s.Agreement, s.Seed, s.FlipMargins))
+                    {
+                        rows.Add(row);
+                        progress.Line(row);
+                    }
                 }
             }
             progress.Update("rows", rows.Count, total, "");
@@ -159,17 +170,39 @@ public static class BenchCommand
 
     /// <summary>
     /// Speculative and plain greedy decoding agree exactly in exact arithmetic; in bf16 two different kernels can break a
-    /// near-tie differently. This counts, on the same boards, how often they still agree (a row of the table).
+    /// near-tie differently, and the cells after it then follow from a different prefix. This counts, on the same boards,
+    /// how often they still agree (a row of the table per flip margin), and at each differing board's first differing
+    /// cell, where the two prefixes are still the same, the range of P(alive) under a plain decode that also returns
+    /// probabilities.
     /// </summary>
-    private static string Agreement(LifeGptPredictor predictor, string checkpoint, int count, int seed)
+    private static IEnumerable<string> Agreement(LifeGptPredictor predictor, string checkpoint, int count, int seed, float[] flipMargins)
     {
         var boards = Enumerable.Range(0, count).Select(i => Board.Random((i % 19 + 1) / 20.0, new Random(seed * 1000 + i))).ToArray();
-        var speculative = predictor.Predict(boards, DecodeOptions.Greedy);
-        var plain = predictor.Predict(boards, DecodeOptions.Greedy with { Strategy = DecodeStrategy.Autoregressive });
-        int same = speculative.Zip(plain).Count(p => p.First.Next.Equals(p.Second.Next));
-        int cells = speculative.Zip(plain).Sum(p => p.First.Next.CountDifferences(p.Second.Next));
-        return $"| {checkpoint} | speculative vs autoregressive | {count} | identical boards {same}/{count}, differing cells {cells}/{count * Board.Cells} | | | | | | |";
+        var plainOptions = DecodeOptions.Greedy with { Strategy = DecodeStrategy.Autoregressive };
+        var plain = predictor.Predict(boards, plainOptions);
+        IReadOnlyList<Prediction>? withProbabilities = null;
+        foreach (float flipMargin in flipMargins)
+        {
+            var speculative = predictor.Predict(boards, DecodeOptions.Greedy with { FlipMargin = flipMargin });
+            int same = speculative.Zip(plain).Count(p => p.First.Next.Equals(p.Second.Next));
+            int cells = speculative.Zip(plain).Sum(p => p.First.Next.CountDifferences(p.Second.Next));
+            var firstDiffering = speculative.Zip(plain).Select((p, b) => (b, Cell: Enumerable.Range(0, Board.Cells)
+                .FirstOrDefault(i => p.First.Next[i / Board.Size, i % Board.Size] != p.Second.Next[i / Board.Size, i % Board.Size], -1)))
+                .Where(d => d.Cell >= 0).ToArray();
+            string where = "";
+            if (firstDiffering.Length > 0)
+            {
+                withProbabilities ??= predictor.Predict(boards, plainOptions with { IncludeProbabilities = true });
+                var pAlive = firstDiffering.Select(d => withProbabilities[d.b].PAlive![d.Cell]).ToArray();
+                where = string.Create(CultureInfo.InvariantCulture, $" (P(alive) {pAlive.Min():F4}-{pAlive.Max():F4} at each board's first)");
+            }
+            yield return $"| {checkpoint} | {SpeculativeColumn(flipMargin, flipMargins)} vs autoregressive | {count} | identical boards {same}/{count}, differing cells {cells}/{count * Board.Cells}{where} | | | | | | |";
+        }
     }
+
+    /// <summary>The strategy column of a speculative row: its flip margin where the run times more than the default.</summary>
+    private static string SpeculativeColumn(float flipMargin, float[] flipMargins) => "speculative"
+        + (flipMargins is [DecodeOptions.DefaultFlipMargin] ? "" : FormattableString.Invariant($", flip margin {flipMargin}"));
 
     /// <summary>The card's copy bandwidth (bytes read + written per second) and bf16 matmul rate, measured now.</summary>
     private static (double Bandwidth, double Flops) Ceilings(Device device)

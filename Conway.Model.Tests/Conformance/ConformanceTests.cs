@@ -55,6 +55,17 @@ public sealed class ConformanceTests(ConformanceFixture fx) : IClassFixture<Conf
     }
 
     [SharedDataTheory]
+    [InlineData(0f)]   // the pass's choices as they are
+    [InlineData(4f)]   // flips choices far from a tie too: drafts that are wrong more often than not
+    public void The_flip_margin_changes_only_the_drafts_never_the_reference_cells(float flipMargin)
+    {
+        var predictions = fx.Predictor.Predict(fx.Initial, DecodeOptions.Greedy with { FlipMargin = flipMargin });
+
+        for (int i = 0; i < fx.Cases.Length; i++)
+            Assert.Equal(fx.Cases[i].Reference.ToCells(), predictions[i].Next.ToCells());
+    }
+
+    [SharedDataTheory]
     [InlineData(1, true)]    // the plain continuation prefills the cache from position 0
     [InlineData(2, true)]    // it continues over the cache the second pass built
     [InlineData(2, false)]   // no cache across passes: it prefills from position 0

@@ -9,7 +9,7 @@ namespace Conway.Decoding;
 /// <summary>
 /// The captured verification pass (<see cref="CapturedVerification"/>) against the same pass call by call, on a LifeGpt
 /// with its initial random weights in bfloat16 on one CUDA device, on the fused kernels both ways: random boards with the
-/// rule's next state as the draft, the cells each way chooses and each board's verdict (the same calls on the same
+/// rule's next state as the draft, the cells each way chooses, each board's verdict and the cells' margins (the same calls on the same
 /// shapes: they must be equal, tolerance 0), and a pass's time each way (the verdict read on the host included).
 /// <c>conway kernels</c> prints the rows beside <see cref="FusedKernelCheck"/>'s.
 /// </summary>
@@ -36,20 +36,20 @@ public static class CapturedPassCheck
 
         Tensor CallByCall()
         {
-            var (choices, verdicts) = CapturedVerification.Score(model, sequences, settled);
-            return cat([choices, verdicts], 1).cpu();
+            var (choices, verdicts, margins) = CapturedVerification.Score(model, sequences, settled);
+            return cat([choices.to(ScalarType.Float32), verdicts.to(ScalarType.Float32), margins], 1).cpu();
         }
         var captured = CapturedVerification.For(model, batch) ?? throw new InvalidOperationException($"no pass of {batch} boards was captured: {model.Kernels.Description}");
         Tensor Replayed()
         {
-            var (choices, verdicts) = captured.Run(sequences, settled);
-            return cat([choices, verdicts], 1).cpu();
+            var (choices, verdicts, margins) = captured.Run(sequences, settled);
+            return cat([choices.to(ScalarType.Float32), verdicts.to(ScalarType.Float32), margins], 1).cpu();
         }
 
-        var expected = CallByCall().to(ScalarType.Float32);
-        var actual = Replayed().to(ScalarType.Float32);
+        var expected = CallByCall();
+        var actual = Replayed();
         double callByCallMs = FusedKernelCheck.Time(CallByCall, device, repeats), capturedMs = FusedKernelCheck.Time(Replayed, device, repeats);
-        return FusedKernelCheck.Compare("captured pass: cells chosen and verdicts (ms: a greedy pass, call by call / replayed)", $"batch {batch}, initial weights",
+        return FusedKernelCheck.Compare("captured pass: cells chosen, verdicts and margins (ms: a greedy pass, call by call / replayed)", $"batch {batch}, initial weights",
             expected, actual, 0, callByCallMs, capturedMs);
     }
 }

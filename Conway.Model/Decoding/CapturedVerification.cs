@@ -18,7 +18,7 @@ namespace Conway.Decoding;
 internal sealed class CapturedVerification : IDisposable
 {
     private readonly Tensor _sequences, _settled;   // the graph's inputs, which each pass copies its own into
-    private readonly CapturedGraph _graph;          // its outputs: the choices [B, 1024] and the verdicts [B, 2]
+    private readonly CapturedGraph _graph;          // its outputs: the choices [B, 1024], the verdicts [B, 2] and the margins [B, 1024]
 
     private CapturedVerification(Tensor sequences, Tensor settled, CapturedGraph graph) =>
         (_sequences, _settled, _graph) = (sequences, settled, graph);
@@ -29,15 +29,16 @@ internal sealed class CapturedVerification : IDisposable
 
     /// <summary>
     /// What the graph runs: a greedy pass from position 0 over <paramref name="sequences"/> [B, 2069] (prompts and drafts)
-    /// with each board's settled cell count [B, 1]: the model's choices for all its cells [B, 1024] and the verdicts [B, 2]
-    /// (<see cref="SpeculativeRun.Verdicts"/>), in the caller's dispose scope.
+    /// with each board's settled cell count [B, 1]: the model's choices for all its cells [B, 1024], the verdicts [B, 2]
+    /// (<see cref="SpeculativeRun.Verdicts"/>) and the choices' margins [B, 1024] (<see cref="CellSampler.Margins"/>),
+    /// in the caller's dispose scope.
     /// </summary>
-    internal static (Tensor Choices, Tensor Verdicts) Score(LifeGpt model, Tensor sequences, Tensor settled)
+    internal static (Tensor Choices, Tensor Verdicts, Tensor Margins) Score(LifeGpt model, Tensor sequences, Tensor settled)
     {
         var logits = model.Pass(sequences.narrow(1, 0, LifeGptCodec.CellsEnd - 1), 0, null, LifeGptCodec.PromptLength - 1, cellsOnly: true);
         var choices = CellSampler.Greedy(logits);
         var drafted = sequences.narrow(1, LifeGptCodec.PromptLength, choices.shape[1]);
-        return (choices, SpeculativeRun.Verdicts(choices.ne(drafted), 0, settled));
+        return (choices, SpeculativeRun.Verdicts(choices.ne(drafted), 0, settled), CellSampler.Margins(logits));
     }
 
     private static CapturedVerification? Capture(LifeGpt model, int batch)
@@ -48,8 +49,8 @@ internal sealed class CapturedVerification : IDisposable
         var graph = model.CaptureGraph(() =>
         {
             using var scope = NewDisposeScope();
-            var (choices, verdicts) = Score(model, sequences, settled);
-            return [choices.MoveToOuterDisposeScope(), verdicts.MoveToOuterDisposeScope()];
+            var (choices, verdicts, margins) = Score(model, sequences, settled);
+            return [choices.MoveToOuterDisposeScope(), verdicts.MoveToOuterDisposeScope(), margins.MoveToOuterDisposeScope()];
         });
         if (graph is not null) return new CapturedVerification(sequences, settled, graph);
         sequences.Dispose();
@@ -59,15 +60,15 @@ internal sealed class CapturedVerification : IDisposable
 
     /// <summary>
     /// One pass over <paramref name="sequences"/> [B, 2069] (prompts and drafts) with each board's settled cell count [B, 1]: the model's
-    /// choices for all its cells [B, 1024] and the verdicts [B, 2] (as <see cref="SpeculativeRun.Verdicts"/>), both the
+    /// choices for all its cells [B, 1024], the verdicts [B, 2] and the margins [B, 1024] (as <see cref="Score"/>), all the
     /// graph's own, to be read before the model replays another graph.
     /// </summary>
-    public (Tensor Choices, Tensor Verdicts) Run(Tensor sequences, Tensor settled)
+    public (Tensor Choices, Tensor Verdicts, Tensor Margins) Run(Tensor sequences, Tensor settled)
     {
         _sequences.copy_(sequences);
         _settled.copy_(settled);
         _graph.Replay();
-        return (_graph.Outputs[0], _graph.Outputs[1]);
+        return (_graph.Outputs[0], _graph.Outputs[1], _graph.Outputs[2]);
     }
 
     public void Dispose()

@@ -38,6 +38,10 @@ internal sealed class CellSampler(DecodeOptions options) : IDisposable
     /// <summary>Greedy decoding's cell for each position, tokens '0'/'1' [B, L]: the larger logit (a tie goes to '0', as argmax does).</summary>
     public static Tensor Greedy(Tensor logits) => Cells(Logit(logits, LifeGptCodec.Alive).gt(Logit(logits, LifeGptCodec.Dead)));
 
+    /// <summary>Greedy decoding's margin for each position, float32 [B, L]: logit('1') - logit('0'), positive where the cell is alive.</summary>
+    public static Tensor Margins(Tensor logits) =>
+        Logit(logits, LifeGptCodec.Alive).to(ScalarType.Float32).sub(Logit(logits, LifeGptCodec.Dead).to(ScalarType.Float32));
+
     private static Tensor Cells(Tensor alive) => alive.to(ScalarType.Int64).add_(LifeGptCodec.DeadToken, Scalars.One);
 
     /// <summary>

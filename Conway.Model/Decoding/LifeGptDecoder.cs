@@ -77,7 +77,8 @@ public sealed class LifeGptDecoder(LifeGpt model)
         Tensor? uniforms, DecodeOptions options, bool cellsOnly, CancellationToken cancellation)
     {
         bool reuseCache = options.ReuseCacheAcrossPasses ?? model.Device.type != DeviceType.CUDA;
-        using var run = new SpeculativeRun(model, boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, reuseCache, options.CudaGraphs);
+        using var run = new SpeculativeRun(model, boards, sampler, uniforms, options.IncludeProbabilities, cellsOnly, reuseCache, options.CudaGraphs,
+            options.IsGreedy ? options.FlipMargin : 0f);
         while (!run.Done)
         {
             bool verify = run.PassCount < options.MaxPasses.GetValueOrDefault(int.MaxValue)

@@ -44,6 +44,12 @@ public sealed record DecodeOptions
     /// </summary>
     public bool? ReuseCacheAcrossPasses { get; init; }
     /// <summary>
+    /// Greedy speculative decoding: when a pass re-drafts a board, a stale choice whose logit margin is under this and
+    /// whose left neighbour changed to the other state in the new draft is drafted as that state
+    /// (<see cref="SelfDraft"/> says why). 0: the pass's choices as they are. Sampling always keeps them.
+    /// </summary>
+    public float FlipMargin { get; init; } = DefaultFlipMargin;
+    /// <summary>
     /// Greedy decoding (no probabilities) of a few boards on the fused kernels as replays of captured CUDA graphs (true,
     /// the default), or call by call (false), as larger batches always are. Plain decoding of at most
     /// <see cref="Kernels.GreedySteps.MaxBatch"/> boards: each step one replay of a graph of the kernels' own
@@ -54,6 +60,7 @@ public sealed record DecodeOptions
     public bool CudaGraphs { get; init; } = true;
 
     public const int DefaultPassesBeforeFallbackCheck = 8;
+    public const float DefaultFlipMargin = 0.5f;
 
     public bool IsGreedy => Temperature <= 0f;
 

@@ -13,7 +13,8 @@ namespace Conway.Decoding;
 /// the model accepts (its own choice, greedy or sampled by <see cref="CellSampler"/>, equals the draft) and takes the
 /// model's cell at the first rejection. After it, the draft becomes the model's own choices from that pass
 /// (Jacobi-style self-drafting: the rule is right for a good model, the model's stale choices for a poor one, whose
-/// disagreements with the rule would otherwise cost a pass each). The next pass re-scores only the boards not yet
+/// disagreements with the rule would otherwise cost a pass each); greedy, a near tie whose left neighbour the new draft
+/// changed against it is drafted flipped (<see cref="SelfDraft"/>). The next pass re-scores only the boards not yet
 /// done, from the earliest changed position on, reusing the KV cache before it. Only the verified prefix is kept, so
 /// the output is plain decoding's, for any model; for sampling, the stale choice came from the same per-cell uniform
 /// number as the verification (<see cref="CellSampler"/>), which makes the acceptance min(1, p/q) with the other cell
@@ -48,6 +49,7 @@ internal sealed class SpeculativeRun : IDisposable
     private readonly CellSampler _sampler;
     private readonly Tensor? _uniforms;
     private readonly bool _cellsOnly, _reuseCache, _capturePasses;
+    private readonly float _flipMargin;                         // SelfDraft's: 0 keeps the pass's choices as they are
     private readonly DisposeScope _scope = NewDisposeScope();   // the run's own tensors; the results move out of it
     private readonly Tensor _tokens;                            // [B, 2069]: prompts then drafts, corrected in place
     private readonly Tensor? _pAlive;
@@ -62,9 +64,9 @@ internal sealed class SpeculativeRun : IDisposable
     public const int ProbeSteps = 8;
 
     public SpeculativeRun(LifeGpt model, IReadOnlyList<Board> boards, CellSampler sampler, Tensor? uniforms,
-        bool withProbabilities, bool cellsOnly, bool reuseCache, bool capturePasses)
+        bool withProbabilities, bool cellsOnly, bool reuseCache, bool capturePasses, float flipMargin)
     {
-        (_model, _sampler, _uniforms, _cellsOnly, _reuseCache) = (model, sampler, uniforms, cellsOnly, reuseCache);
+        (_model, _sampler, _uniforms, _cellsOnly, _reuseCache, _flipMargin) = (model, sampler, uniforms, cellsOnly, reuseCache, flipMargin);
         _capturePasses = capturePasses && cellsOnly && !reuseCache;   // greedy without probabilities, every pass from position 0
         int batch = boards.Count;
         _tokens = LifeGptCodec.Drafted(boards, boards.Select(b => LifeRule.Step(b)).ToArray(), model.Device);
@@ -88,44 +90,67 @@ internal sealed class SpeculativeRun : IDisposable
         var rows = _active.Count < _tokens.shape[0] ? Rows() : null;          // null: every board, in order (the first pass)
         var sequences = rows is null ? _tokens : _tokens.index_select(0, rows);
         Tensor choices, verdicts;
-        Tensor? probability = null;
+        Tensor? probability = null, margins = null;
         var captured = _capturePasses ? CapturedVerification.For(_model, _active.Count) : null;
+        if (captured is not null) from = 0;                          // a captured pass scores all cells: choices from cell 0
+        var drafted = sequences.narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
         if (captured is not null)
         {
-            (choices, verdicts) = captured.Run(sequences, SettledColumn());   // all cells: choices from cell 0
-            from = 0;
+            (choices, verdicts, margins) = captured.Run(sequences, SettledColumn());
         }
         else
         {
             // logits at position p predict cell p - 1044: those of cells from..1023
             var logits = _model.Pass(sequences.narrow(1, _start, LifeGptCodec.CellsEnd - 1 - _start), _start, _cache,
                 LifeGptCodec.PromptLength - 1 + from - _start, _cellsOnly, cancellation);
-            var drafted = sequences.narrow(1, LifeGptCodec.PromptLength + from, Board.Cells - from);
             var uniforms = rows is null ? _uniforms : _uniforms?.index_select(0, rows);
             choices = _sampler.Choose(logits, uniforms?.narrow(1, from, Board.Cells - from));
             verdicts = Verdicts(choices.ne(drafted), from, SettledColumn());
             if (_pAlive is not null) probability = CellSampler.ProbabilityAlive(logits);
+            if (_flipMargin > 0) margins = CellSampler.Margins(logits);
         }
         long[] verdict = verdicts.cpu().data<long>().ToArray();      // read on the host: the pass has finished
         _passSeconds += clock.Elapsed.TotalSeconds;
         PassCount++;
 
         var unfinished = new List<int>();
+        var decided = new int[_active.Count];
         for (int a = 0; a < _active.Count; a++)
         {
             int b = _active[a];
             _passes[b]++;
-            int decided = verdict[2 * a] != 0 ? from + (int)verdict[2 * a + 1] + 1 : Board.Cells;
+            decided[a] = verdict[2 * a] != 0 ? from + (int)verdict[2 * a + 1] + 1 : Board.Cells;
             if (probability is not null)
-                _pAlive!.narrow(0, b, 1).narrow(1, _settled[b], decided - _settled[b])
-                    .copy_(probability.narrow(0, a, 1).narrow(1, _settled[b] - from, decided - _settled[b]));
-            if (decided < Board.Cells)   // the model's cell at the rejection, and its own choices after it as the next draft
-                _tokens.narrow(0, b, 1).narrow(1, LifeGptCodec.PromptLength + decided - 1, Board.Cells - decided + 1)
-                    .copy_(choices.narrow(0, a, 1).narrow(1, decided - 1 - from, Board.Cells - decided + 1));
-            _settled[b] = decided;
-            if (decided < Board.Cells) unfinished.Add(a);
+                _pAlive!.narrow(0, b, 1).narrow(1, _settled[b], decided[a] - _settled[b])
+                    .copy_(probability.narrow(0, a, 1).narrow(1, _settled[b] - from, decided[a] - _settled[b]));
+            _settled[b] = decided[a];
+            if (decided[a] < Board.Cells) unfinished.Add(a);
         }
+        if (unfinished.Count > 0) Redraft(unfinished, decided, from, drafted, choices, margins);
         Keep(unfinished);
+    }
+
+    /// <summary>
+    /// The next drafts of the <paramref name="unfinished"/> boards (indices into the active list), from the cells the pass
+    /// saw (<paramref name="drafted"/>, cells from..1023), its choices and their margins (<see cref="SelfDraft"/>): the
+    /// model's cell at each board's rejection (the last of its <paramref name="decided"/> cells) and its re-draft after.
+    /// </summary>
+    private void Redraft(List<int> unfinished, int[] decided, int from, Tensor drafted, Tensor choices, Tensor? margins)
+    {
+        int cells = Board.Cells - from;
+        byte[] seen = drafted.to(ScalarType.Byte).contiguous().cpu().data<byte>().ToArray();   // read before _tokens changes
+        byte[] chosen = choices.to(ScalarType.Byte).contiguous().cpu().data<byte>().ToArray();
+        float[] margin = _flipMargin > 0 ? margins?.contiguous().cpu().data<float>().ToArray() ?? [] : [];
+        var next = new byte[unfinished.Count * cells];
+        for (int u = 0; u < unfinished.Count; u++)
+        {
+            int a = unfinished[u];
+            SelfDraft.Redraft(seen.AsSpan(a * cells, cells), chosen.AsSpan(a * cells, cells),
+                margin.Length == 0 ? default : margin.AsSpan(a * cells, cells), _flipMargin, decided[a] - 1 - from, next.AsSpan(u * cells, cells));
+        }
+        var boards = tensor(unfinished.Select(a => (long)_active[a]).ToArray(), ScalarType.Int64, _model.Device);
+        _tokens.narrow(1, LifeGptCodec.PromptLength + from, cells)
+            .index_copy_(0, boards, tensor(next, [unfinished.Count, cells], ScalarType.Byte).to(_model.Device).to(ScalarType.Int64));
     }
 
     /// <summary>
