@@ -16,9 +16,7 @@ public static class CliOptions
             min == int.MinValue ? "a whole number" : $"a whole number of at least {min}");
 
     public static Option<double> Number(string name, double fallback, string description, double min = 0) =>
-        Parsed(name, fallback, description, "X", text =>
-            double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && x >= min && double.IsFinite(x) ? x : null,
-            FormattableString.Invariant($"a number of at least {min}"));
+        Parsed(name, fallback, description, "X", text => Finite(text, min), FormattableString.Invariant($"a number of at least {min}"));
 
     /// <summary>One of <paramref name="choices"/> (matched case-insensitively, given in lower case); help shows them as a|b|c.</summary>
     public static Option<string> Choice(string name, string fallback, string description, IReadOnlyCollection<string> choices) =>
@@ -57,9 +55,13 @@ public static class CliOptions
     /// <summary>The numbers of a comma-separated list of finite numbers of at least 0; null if any is not.</summary>
     public static double[]? Numbers(string text)
     {
-        var items = text.Split(',').Select(i => double.TryParse(i, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && x >= 0 && double.IsFinite(x) ? x : -1).ToArray();
-        return items.All(x => x >= 0) ? items : null;
+        var items = text.Split(',').Select(i => Finite(i, 0)).ToArray();
+        return items.All(x => x is not null) ? items.Select(x => x!.Value).ToArray() : null;
     }
+
+    /// <summary>The finite number of at least <paramref name="min"/> that <paramref name="text"/> spells (invariant culture), or null.</summary>
+    private static double? Finite(string text, double min) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && x >= min && double.IsFinite(x) ? x : null;
 
     /// <summary>A text value; <paramref name="fallback"/> null means the option is off unless given.</summary>
     public static Option<string> Text(string name, string? fallback, string description, string helpName)

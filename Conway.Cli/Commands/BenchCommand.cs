@@ -184,11 +184,11 @@ public static class BenchCommand
         foreach (float flipMargin in flipMargins)
         {
             var speculative = predictor.Predict(boards, DecodeOptions.Greedy with { FlipMargin = flipMargin });
-            int same = speculative.Zip(plain).Count(p => p.First.Next.Equals(p.Second.Next));
             int cells = speculative.Zip(plain).Sum(p => p.First.Next.CountDifferences(p.Second.Next));
-            var firstDiffering = speculative.Zip(plain).Select((p, b) => (b, Cell: Enumerable.Range(0, Board.Cells)
-                .FirstOrDefault(i => p.First.Next[i / Board.Size, i % Board.Size] != p.Second.Next[i / Board.Size, i % Board.Size], -1)))
-                .Where(d => d.Cell >= 0).ToArray();
+            var firstDiffering = speculative.Zip(plain)   // per board, its cells' common prefix: Board.Cells where they agree
+                .Select((p, b) => (b, Cell: p.First.Next.ToCells().AsSpan().CommonPrefixLength(p.Second.Next.ToCells())))
+                .Where(d => d.Cell < Board.Cells).ToArray();
+            int same = count - firstDiffering.Length;
             string where = "";
             if (firstDiffering.Length > 0)
             {
