@@ -91,21 +91,32 @@ extern "C" __global__ void add_layer_norm(bf16* __restrict__ x, const bf16* __re
 
 // A pass's rotary, in place on q (heads 0-7) and k (heads 8-15) of a projection [rows, 1536] whose row r is at position
 // start + r % length: x cos + rotate_half(x) sin on channels 0..31 with the bfloat16 tables cos, sin [positions, 32],
-// rounded as libtorch's x.mul_(cos).addcmul_(rotate_half(x), sin). A thread per (row, head, channel pair j, j + 16).
+// rounded as libtorch's x.mul_(cos).addcmul_(rotate_half(x), sin). A warp a row, a lane 8 channel pairs (j, j + 16) of
+// one head: 16-byte loads and stores.
 extern "C" __global__ void rotary_pass(bf16* __restrict__ qkv, const bf16* __restrict__ cos, const bf16* __restrict__ sin,
                                        int rows, int length, int start)
 {
-    index_t i = (index_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (index_t)rows * 256) return;
-    int j = (int)(i & 15), head = (int)((i >> 4) & 15);
-    index_t row = i >> 8;
-    int position = start + (int)(row % length);
-    bf16* p = qkv + row * 1536 + head * 64;
-    float x1 = to_float(p[j]), x2 = to_float(p[j + 16]);
-    const bf16* c = cos + position * 32;
-    const bf16* s = sin + position * 32;
-    p[j] = to_bf16(round_bf16(x1 * to_float(c[j])) + (-x2) * to_float(s[j]));
-    p[j + 16] = to_bf16(round_bf16(x2 * to_float(c[j + 16])) + x1 * to_float(s[j + 16]));
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    int first = (lane & 1) * 8, position = start + row % length;
+    bf16* p = qkv + (index_t)row * 1536 + (lane >> 1) * 64 + first;
+    const bf16* c = cos + position * 32 + first;
+    const bf16* s = sin + position * 32 + first;
+    float x1[8], x2[8], c1[8], c2[8], s1[8], s2[8], o1[8], o2[8];
+    unpack8(*(const Pack8*)p, x1);
+    unpack8(*(const Pack8*)(p + 16), x2);
+    unpack8(*(const Pack8*)c, c1);
+    unpack8(*(const Pack8*)(c + 16), c2);
+    unpack8(*(const Pack8*)s, s1);
+    unpack8(*(const Pack8*)(s + 16), s2);
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+    {
+        o1[i] = round_bf16(x1[i] * c1[i]) + (-x2[i]) * s1[i];
+        o2[i] = round_bf16(x2[i] * c2[i]) + x1[i] * s2[i];
+    }
+    *(Pack8*)p = pack8(o1);
+    *(Pack8*)(p + 16) = pack8(o2);
 }
 
 // A decode step's q, k, v [batch, 1536] at one position: q rotated and scaled by 1/8 into q_out [batch, 512], k rotated

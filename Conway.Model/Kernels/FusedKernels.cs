@@ -144,7 +144,7 @@ public sealed unsafe class FusedKernels
         if (length <= 0 || rows % length != 0) throw new ArgumentException($"qkv's {rows} rows are not whole sequences of {length}", nameof(length));
         IntPtr pq = Data(qkv), pc = Data(cos), ps = Data(sin);
         void** arguments = stackalloc void*[] { &pq, &pc, &ps, &rows, &length, &start };
-        Launch(_rotaryPass, ((uint)rows, 1), 256, arguments, "rotary_pass");
+        Launch(_rotaryPass, ((uint)((rows + 7) / 8), 1), 256, arguments, "rotary_pass");   // a warp a row
     }
 
     /// <summary>
