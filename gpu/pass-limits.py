@@ -48,7 +48,8 @@ def attention(b=256):
             except RuntimeError as e:
                 print(f"  {name:9s} {layout:10s} not available: {str(e).splitlines()[0][:120]}")
                 continue
-            reference = out if reference is None else reference
+            if reference is None:
+                reference = out
             difference = ((out - reference).norm() / reference.norm()).item()
             print(f"  {name:9s} {layout:10s} {ms:7.3f} ms a layer {causal_flop / ms / 1e9:6.1f} TFLOP/s   relative difference to the first {difference:.1e}")
 

@@ -48,6 +48,9 @@ __device__ __forceinline__ float warp_sum(float v)
     return v;
 }
 
+// The row a warp takes in a kernel of a warp a row, launched in blocks of whole warps (e.g. FusedKernels.LaunchWarpPerRow).
+__device__ __forceinline__ int row_of_warp() { return blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; }
+
 // LayerNorm(v) * weight (no bias) of one row of 256 channels held 8 a lane by a warp, in float32 as libtorch's
 // layer_norm, not yet rounded.
 __device__ __forceinline__ void layer_norm_row(const float* v, const bf16* __restrict__ weight, int lane, float eps, float* o)
@@ -71,7 +74,7 @@ __device__ __forceinline__ void layer_norm_row(const float* v, const bf16* __res
 extern "C" __global__ void add_layer_norm(bf16* __restrict__ x, const bf16* __restrict__ y, const bf16* __restrict__ weight,
                                           bf16* __restrict__ out, int rows, float eps)
 {
-    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    int row = row_of_warp(), lane = threadIdx.x % 32;
     if (row >= rows) return;
     index_t at = (index_t)row * 256 + lane * 8;
     float v[8];
@@ -96,7 +99,7 @@ extern "C" __global__ void add_layer_norm(bf16* __restrict__ x, const bf16* __re
 extern "C" __global__ void rotary_pass(bf16* __restrict__ qkv, const bf16* __restrict__ cos, const bf16* __restrict__ sin,
                                        int rows, int length, int start)
 {
-    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    int row = row_of_warp(), lane = threadIdx.x % 32;
     if (row >= rows) return;
     int first = (lane & 1) * 8, position = start + row % length;
     bf16* p = qkv + (index_t)row * 1536 + (lane >> 1) * 64 + first;
@@ -374,7 +377,7 @@ __device__ __forceinline__ void add_product(const bf16* __restrict__ o, const bf
     __shared__ float in[STEP_BATCH * K];
     for (int t = threadIdx.x; t < batch * K; t += blockDim.x) in[t] = to_float(o[t]);
     __syncthreads();
-    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    int row = row_of_warp(), lane = threadIdx.x % 32;
     float sums[STEP_BATCH];
     warp_row<K>(in, w, row, batch, lane, sums);
     if (lane == 0)

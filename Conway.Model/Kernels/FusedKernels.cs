@@ -127,7 +127,7 @@ public sealed unsafe class FusedKernels
         IntPtr px = Data(x), py = y is null ? IntPtr.Zero : Data(y), pw = Data(weight), po = Data(output);
         float epsilon = (float)eps;
         void** arguments = stackalloc void*[] { &px, &py, &pw, &po, &rows, &epsilon };
-        Launch(_addLayerNorm, ((uint)((rows + 7) / 8), 1), 256, arguments, "add_layer_norm");
+        LaunchWarpPerRow(_addLayerNorm, rows, arguments, "add_layer_norm");
         GC.KeepAlive(y);
         return output;
     }
@@ -144,7 +144,7 @@ public sealed unsafe class FusedKernels
         if (length <= 0 || rows % length != 0) throw new ArgumentException($"qkv's {rows} rows are not whole sequences of {length}", nameof(length));
         IntPtr pq = Data(qkv), pc = Data(cos), ps = Data(sin);
         void** arguments = stackalloc void*[] { &pq, &pc, &ps, &rows, &length, &start };
-        Launch(_rotaryPass, ((uint)((rows + 7) / 8), 1), 256, arguments, "rotary_pass");   // a warp a row
+        LaunchWarpPerRow(_rotaryPass, rows, arguments, "rotary_pass");
     }
 
     /// <summary>
@@ -205,6 +205,10 @@ public sealed unsafe class FusedKernels
     /// </summary>
     public GreedySteps CaptureGreedySteps(GreedySteps.Weights weights, IReadOnlyList<Tensor> caches, Tensor cells, int firstPosition) =>
         new(this, weights, caches, cells, firstPosition, _deviceIndex, _multiprocessors);
+
+    /// <summary>A kernel that takes a warp a row (its <c>row_of_warp()</c>): blocks of 8 warps over <paramref name="rows"/>.</summary>
+    private void LaunchWarpPerRow(IntPtr function, int rows, void** arguments, string name) =>
+        Launch(function, ((uint)((rows + 7) / 8), 1), 256, arguments, name);
 
     /// <summary>Launches on <paramref name="stream"/>, by default the stream libtorch's kernels run on now (a capture's, while one runs).</summary>
     internal void Launch(IntPtr function, (uint X, uint Y) grid, uint block, void** arguments, string name, IntPtr stream = default)
